@@ -1,0 +1,163 @@
+"""`ces build`, `ces status` and `ces clean`: the stages in order, one module each.
+
+    discover figures → check slides → (lock) compute stale figures → materialise outputs
+    into slides/_figures/ → render _site/ (skipped when nothing it reads changed)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+from . import __version__, render, slides
+from .cache import Cache, digest_json, sha256_file
+from .errors import ConfigError
+from .figures import FigureSpec, discover
+from .runner import Outcome, Runner, plan
+
+STAMP = ".ces-stamp"
+
+
+def find_root(start: Path | None = None) -> Path:
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / render.CONFIG).is_file():
+            return d
+    raise ConfigError(f"no {render.CONFIG} in {here} or above", tip="run ces inside the deck's repository")
+
+
+@contextlib.contextmanager
+def build_lock(root: Path, echo):
+    """One build at a time per tree; the second one waits and says so."""
+    from filelock import FileLock, Timeout
+
+    (root / "cache").mkdir(exist_ok=True)
+    lock = FileLock(str(root / "cache" / ".lock"))
+    pid_file = root / "cache" / ".lock.pid"
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        holder = pid_file.read_text().strip() if pid_file.exists() else "?"
+        echo(f"Waiting for another ces build (pid {holder}) to finish with this cache…")
+        lock.acquire()
+    try:
+        pid_file.write_text(str(os.getpid()))
+        yield
+    finally:
+        lock.release()
+
+
+def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep_going: bool,
+          figures_wanted=None, echo=print) -> dict:
+    start = time.perf_counter()
+    config, lines = render.load_config(root)
+    figures = discover(root)
+    sources = render.deck_sources(root, config)
+    slides.check(sources, root, figures)
+    cache = Cache(root)
+    with build_lock(root, echo):
+        cache.clean_tmp()
+        runner = Runner(root, figures, cache, profile, jobs=jobs, keep_going=keep_going, echo=echo)
+        outcomes = runner.build(figures_wanted, frozen=frozen)
+        for o in outcomes.values():
+            for w in o.warnings:
+                echo(f"  warning  {o.name}: {w}")
+        materialise(root, figures, outcomes)
+        fig_time = time.perf_counter() - start
+        which = render.choose(renderer)
+        stamp = render_stamp(root, which, outcomes)
+        stamp_file = root / render.SITE / STAMP
+        if stamp_file.is_file() and stamp_file.read_text() == stamp and (root / render.SITE / "index.html").exists():
+            rendered = "up to date"
+        else:
+            t = time.perf_counter()
+            if which == "quarto":
+                render.render_quarto(root)
+            else:
+                render.render_pandoc(root, config, lines, sources, figures)
+                render.copy_figures(root)
+            stamp_file.write_text(stamp)
+            rendered = f"rendered with {which} in {time.perf_counter() - t:.1f} s"
+    counts = {s: sum(o.state == s for o in outcomes.values()) for s in ("ran", "cached")}
+    total = time.perf_counter() - start
+    echo(f"Deck built in {total:.1f} s: {len(outcomes)} figures ({counts['ran']} ran, {counts['cached']} cached, "
+         f"{fig_time:.1f} s), deck {rendered} → {render.SITE}/index.html")
+    return outcomes
+
+
+def materialise(root: Path, figures: dict[str, FigureSpec], outcomes: dict[str, Outcome]) -> None:
+    """Copy each figure's cached outputs to slides/_figures/<figure>/, where the slides point."""
+    base = root / "slides" / "_figures"
+    base.mkdir(parents=True, exist_ok=True)
+    for name, outcome in outcomes.items():
+        target = base / name
+        key_file = target / ".key"
+        if key_file.is_file() and key_file.read_text() == outcome.entry.key:
+            continue
+        if target.exists():
+            shutil.rmtree(target)
+        tmp = base / f".{name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(outcome.entry.path / "out", tmp)
+        (tmp / ".key").write_text(outcome.entry.key)
+        os.rename(tmp, target)
+    for stale_dir in base.iterdir():
+        if stale_dir.name not in figures and not stale_dir.name.startswith("."):
+            shutil.rmtree(stale_dir)
+
+
+def render_stamp(root: Path, renderer: str, outcomes: dict[str, Outcome]) -> str:
+    """Everything the rendered deck depends on: slides, config, filter, figure keys, ces."""
+    files = {}
+    for path in sorted((root / "slides").rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and not rel.startswith("slides/_figures/"):
+            files[rel] = sha256_file(path)
+    files[render.CONFIG] = sha256_file(root / render.CONFIG)
+    files["filter"] = sha256_file(Path(__file__).parent / "filters" / "ces.lua")
+    return digest_json({"renderer": renderer, "ces": __version__, "files": files,
+                        "figures": {n: o.entry.key for n, o in sorted(outcomes.items())}})
+
+
+def status(root: Path, profile: str, frozen: bool = False, names=None) -> tuple[dict, dict]:
+    figures = discover(root)
+    states = plan(root, figures, Cache(root), profile, frozen=frozen)
+    if names:
+        unknown = [n for n in names if n not in figures]
+        if unknown:
+            from .errors import FigureError
+            from .figures import did_you_mean
+            raise FigureError(f"no figure named {unknown[0]!r}.{did_you_mean(unknown[0], figures)}")
+        states = {n: states[n] for n in names}
+    return figures, states
+
+
+def clean(root: Path, unused: bool, echo=print) -> None:
+    for rel in (render.SITE, "slides/_figures", "_scratch", "cache/.tmp", "cache/.logs"):
+        path = root / rel
+        if path.exists():
+            shutil.rmtree(path)
+            echo(f"removed {rel}/")
+    if unused:
+        cache = Cache(root)
+        figures = discover(root)
+        keep = set()
+        for profile in ("smoke", "quick", "full"):
+            for state in plan(root, figures, cache, profile).values():
+                if state.entry is not None and state.state == "fresh":
+                    keep.add(state.entry.path)
+        removed = 0
+        for d in sorted(cache.dir.iterdir()) if cache.dir.is_dir() else []:
+            if not d.is_dir() or d.name.startswith(".") or d.name == "llm":
+                continue
+            for entry in cache.entries(d.name) if d.name in figures else []:
+                if entry.path not in keep:
+                    cache.discard(entry)
+                    removed += 1
+            if d.name not in figures:
+                shutil.rmtree(d)
+                removed += 1
+        echo(f"removed {removed} unused cache entr{'y' if removed == 1 else 'ies'}")

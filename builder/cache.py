@@ -1,0 +1,373 @@
+"""The figure cache: what goes into a key, entries on disk, and how they are checked.
+
+What goes into a figure's key (and nothing else):
+  - the cache format version (FORMAT below);
+  - the script's code, parsed and dumped with comments, docstrings and formatting dropped,
+    and without the FIGURE declaration (its caption and alt are prose, not code);
+  - the same normalised code of every project-local module it imports, transitively
+    (figures/_style.py, ...); the `builder` package itself is the tool, not an input;
+  - the active profile's params, the seed, the declared outputs;
+  - the keys of the upstream figures it needs;
+  - every file it read under the project while it ran, with its content hash (recorded by
+    the harness, like a compiler's depfile; .py files are hashed normalised too), and the
+    listing of every project directory it listed;
+  - the versions of the third-party packages it imports (statically, top-level imports of
+    the script and its local modules).
+Slide text never enters a key. Device, wall time and date are recorded, not keyed.
+
+Layout: cache/<figure>/<key[:16]>/{manifest.json, log.txt, out/<outputs>}. An entry is
+written in cache/.tmp/ and renamed into place, so it exists whole or not at all. An entry
+whose files do not match the sha256 in its manifest is corrupt: it counts as missing.
+JSON only, no pickle.
+
+There is a catch, as ccache says of its own direct mode: the files a figure reads are only
+known after its first run, so an entry matches when its static part matches *and* every
+file it recorded still hashes the same. A read that depends on data outside the project
+(the network, /tmp) is not seen.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as _dt
+import hashlib
+import importlib.metadata
+import json
+import os
+import shutil
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+
+
+# -- hashing ----------------------------------------------------------------------------
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _strip_docstrings(tree: ast.AST) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+
+
+def code_digest(tree: ast.Module, drop_figure: bool = False) -> str:
+    """sha256 of the code's AST: comments, docstrings and formatting do not count."""
+    tree = ast.parse(ast.unparse(tree))  # a private copy to strip
+    _strip_docstrings(tree)
+    if drop_figure:
+        tree.body = [n for n in tree.body if not (isinstance(n, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "FIGURE" for t in n.targets))]
+    return sha256_bytes(ast.dump(tree, annotate_fields=False, include_attributes=False).encode())
+
+
+def file_digest(path: Path) -> str | None:
+    """Digest of a file read by a figure (None if gone): normalised for .py, bytes otherwise.
+    A directory's digest is that of its sorted listing."""
+    try:
+        if path.is_dir():
+            return sha256_bytes("\n".join(sorted(os.listdir(path))).encode())
+        if path.suffix == ".py":
+            try:
+                return code_digest(ast.parse(path.read_bytes()))
+            except SyntaxError:
+                pass
+        return sha256_file(path)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return None
+
+
+def digest_json(obj) -> str:
+    return sha256_bytes(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode())
+
+
+# -- imports ----------------------------------------------------------------------------
+def _imported_names(tree: ast.Module) -> list[str]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            names += [f"{node.module}.{a.name}" for a in node.names]  # `from pkg import module`
+    return names
+
+
+def _find_local(name: str, search: list[Path]) -> Path | None:
+    parts = name.split(".")
+    for base in search:
+        for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def scan_imports(tree: ast.Module, root: Path) -> tuple[dict[str, ast.Module], set[str]]:
+    """Project-local modules imported (transitively, by relative path) and third-party top-level names."""
+    search = [root / "figures", root]
+    local: dict[str, ast.Module] = {}
+    third: set[str] = set()
+    todo = [tree]
+    while todo:
+        for name in _imported_names(todo.pop()):
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names or top == "builder" or top == "__future__":
+                continue
+            path = _find_local(name, search)
+            if path is None:
+                if _find_local(top, search) is None:
+                    third.add(top)
+                continue
+            rel = path.relative_to(root).as_posix()
+            if rel not in local:
+                local[rel] = ast.parse(path.read_bytes(), filename=str(path))
+                todo.append(local[rel])
+    return local, third
+
+
+_dist_cache: dict[str, list[str]] | None = None
+
+
+def package_versions(modules: set[str]) -> dict[str, str]:
+    """Distribution versions of top-level module names (yaml -> PyYAML 6.0.3)."""
+    global _dist_cache
+    versions = {}
+    for mod in sorted(modules):
+        try:
+            versions[mod] = importlib.metadata.version(mod)
+            continue
+        except importlib.metadata.PackageNotFoundError:
+            pass
+        if _dist_cache is None:  # slower; only when a module's name is not its distribution's
+            _dist_cache = importlib.metadata.packages_distributions()
+        for dist in _dist_cache.get(mod, []):
+            versions[dist] = importlib.metadata.version(dist)
+        if not _dist_cache.get(mod):
+            versions[mod] = "not installed"
+    return versions
+
+
+# -- keys -------------------------------------------------------------------------------
+@dataclass
+class Inputs:
+    """Everything known about a figure's inputs before it runs."""
+
+    static: dict          # code, modules, params, seed, outputs, upstream keys
+    packages: dict        # distribution -> version
+
+    @property
+    def static_digest(self) -> str:
+        return digest_json(self.static)
+
+
+def static_inputs(spec, profile: str, upstream_keys: dict[str, str], root: Path) -> Inputs:
+    local, third = scan_imports(spec.tree, root)
+    static = {
+        "format": FORMAT,
+        "figure": spec.name,
+        "code": code_digest(spec.tree, drop_figure=True),
+        "modules": {rel: code_digest(tree) for rel, tree in sorted(local.items())},
+        "params": spec.params(profile),
+        "seed": spec.seed,
+        "outputs": sorted(spec.outputs),
+        "upstream": dict(sorted(upstream_keys.items())),
+    }
+    return Inputs(static, package_versions(third))
+
+
+def entry_key(inputs: Inputs, reads: dict[str, str | None]) -> str:
+    return digest_json({"static": inputs.static_digest, "packages": inputs.packages, "reads": reads})
+
+
+# -- entries ----------------------------------------------------------------------------
+@dataclass
+class Entry:
+    path: Path
+    manifest: dict
+
+    @property
+    def key(self) -> str:
+        return self.manifest["key"]
+
+    def output(self, name: str) -> Path:
+        return self.path / "out" / name
+
+    def corrupt_files(self) -> list[str]:
+        """Outputs missing or not matching their manifest hash."""
+        bad = []
+        for name, digest in self.manifest["outputs"].items():
+            p = self.output(name)
+            if not p.is_file() or sha256_file(p) != digest:
+                bad.append(name)
+        return bad
+
+
+@dataclass
+class Lookup:
+    """The state of one figure: fresh (an entry matches), stale, missing or corrupt."""
+
+    state: str
+    entry: Entry | None = None
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    last_wall_time: float | None = None
+
+
+class Cache:
+    def __init__(self, root: Path):
+        self.root = root
+        self.dir = root / "cache"
+        self.tmp = self.dir / ".tmp"
+
+    def entries(self, figure: str) -> list[Entry]:
+        """Entries of a figure, newest first; unreadable manifests are skipped (they are misses)."""
+        found = []
+        fig_dir = self.dir / figure
+        if not fig_dir.is_dir():
+            return found
+        for d in fig_dir.iterdir():
+            try:
+                manifest = json.loads((d / MANIFEST).read_text(encoding="utf-8"))
+                manifest["key"], manifest["static_digest"], manifest["outputs"]  # noqa: B018 (shape check)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            found.append(Entry(d, manifest))
+        found.sort(key=lambda e: e.manifest.get("date", ""), reverse=True)
+        return found
+
+    def lookup(self, spec, profile: str, inputs: Inputs, frozen: bool = False) -> Lookup:
+        entries = self.entries(spec.name)
+        if not entries:
+            return Lookup("missing", reasons=["never computed"])
+        digest = inputs.static_digest
+        drift = None
+        for entry in entries:
+            m = entry.manifest
+            if m["static_digest"] != digest:
+                continue
+            if any(file_digest(self.root / rel) != d for rel, d in m.get("reads", {}).items()):
+                continue
+            if m.get("packages") != inputs.packages:
+                drift = drift or entry
+                continue
+            return self._checked(entry)
+        wall = entries[0].manifest.get("wall_time_s")
+        if drift is not None:
+            changes = _dict_changes("package", drift.manifest.get("packages", {}), inputs.packages)
+            if frozen:
+                found = self._checked(drift)
+                found.warnings += [f"built with other package versions: {c}" for c in changes]
+                return found
+            return Lookup("stale", reasons=changes, last_wall_time=wall)
+        same_profile = [e for e in entries if e.manifest.get("profile") == profile] or entries
+        return Lookup("stale", reasons=self.explain(same_profile[0], inputs), last_wall_time=wall)
+
+    def _checked(self, entry: Entry) -> Lookup:
+        bad = entry.corrupt_files()
+        if bad:
+            return Lookup("corrupt", entry=entry, reasons=[f"entry {entry.path.name} is corrupt: {', '.join(bad)} "
+                                                           "do not match the manifest"])
+        return Lookup("fresh", entry=entry, last_wall_time=entry.manifest.get("wall_time_s"))
+
+    def explain(self, entry: Entry, inputs: Inputs) -> list[str]:
+        """Which inputs differ between an old entry and the current ones, in words."""
+        old, new = entry.manifest.get("static", {}), inputs.static
+        script = entry.manifest.get("script", "the script")
+        reasons = []
+        if old.get("code") != new["code"]:
+            reasons.append(f"{script} changed")
+        reasons += _dict_changes("module", old.get("modules", {}), new["modules"], values=False)
+        reasons += _dict_changes("param", old.get("params", {}), new["params"])
+        if old.get("seed") != new["seed"]:
+            reasons.append(f"seed: {old.get('seed')} → {new['seed']}")
+        if old.get("outputs") != new["outputs"]:
+            reasons.append("declared outputs changed")
+        reasons += _dict_changes("upstream", old.get("upstream", {}), new["upstream"], values=False)
+        for rel, d in entry.manifest.get("reads", {}).items():
+            if rel not in new["modules"] and rel not in old.get("modules", {}) and file_digest(self.root / rel) != d:
+                reasons.append(f"data file {rel} changed" if d else f"data file {rel} appeared")
+        reasons += _dict_changes("package", entry.manifest.get("packages", {}), inputs.packages)
+        if old.get("format") != new["format"]:
+            reasons.append("cache format changed")
+        return reasons or ["inputs changed"]
+
+    # -- writing ----------------------------------------------------------------------
+    def staging(self, figure: str) -> Path:
+        """A fresh private directory to run a figure in (same filesystem as the cache)."""
+        path = self.tmp / f"{figure}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        (path / "out").mkdir(parents=True)
+        return path
+
+    def commit(self, staging: Path, spec, profile: str, inputs: Inputs, record: dict) -> Entry:
+        """Hash the outputs, write the manifest, and rename the staging directory into place."""
+        reads = record.get("reads", {})
+        key = entry_key(inputs, reads)
+        manifest = {
+            "key": key,
+            "figure": spec.name,
+            "script": spec.path.relative_to(self.root).as_posix(),
+            "profile": profile,
+            "params": spec.params(profile),
+            "static_digest": inputs.static_digest,
+            "static": inputs.static,
+            "packages": inputs.packages,
+            "reads": reads,
+            "outputs": {name: sha256_file(staging / "out" / name) for name in sorted(spec.outputs)},
+            "wall_time_s": round(record.get("wall_time_s", 0.0), 3),
+            "device": record.get("device", "cpu"),
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "python": sys.version.split()[0],
+            "ces_format": FORMAT,
+        }
+        tmp_manifest = staging / (MANIFEST + ".tmp")
+        tmp_manifest.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp_manifest, staging / MANIFEST)
+        final = self.dir / spec.name / key[:16]
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():  # same key already committed: keep the existing entry
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            os.rename(staging, final)  # the commit point: atomic on one filesystem
+        return Entry(final, manifest)
+
+    def discard(self, entry: Entry) -> None:
+        """Remove an entry (corrupt or unused): rename it out of the way first, then delete."""
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        trash = self.tmp / f"trash-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(entry.path, trash)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def clean_tmp(self) -> None:
+        """Remove staging left by killed runs (called under the build lock)."""
+        if self.tmp.is_dir():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _dict_changes(what: str, old: dict, new: dict, values: bool = True) -> list[str]:
+    out = []
+    for k in sorted(set(old) | set(new)):
+        if k not in old:
+            out.append(f"{what} {k} added" + (f" ({new[k]})" if values else ""))
+        elif k not in new:
+            out.append(f"{what} {k} removed")
+        elif old[k] != new[k]:
+            out.append(f"{what} {k}: {old[k]} → {new[k]}" if values else f"{what} {k} changed")
+    return out

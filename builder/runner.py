@@ -1,0 +1,252 @@
+"""Bring figures up to date: each stale one runs in its own subprocess (builder.harness),
+upstream first, up to --jobs at once, with a timeout; its log goes to a file whose tail is
+shown when it fails. A crash, an out-of-memory or a timeout in one figure never kills ces.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import graphlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cache import Cache, Entry, Lookup, static_inputs
+from .errors import BuildError, StaleError
+from .figures import FigureSpec, closure
+
+LOG_TAIL_LINES = 25
+MAX_LOG_BYTES = 256 * 1024  # kept in the entry; the full log stays in cache/.logs/
+
+
+@dataclass
+class Outcome:
+    name: str
+    state: str                    # cached | ran | failed | skipped | stale
+    entry: Entry | None = None
+    message: str = ""
+    wall_time_s: float = 0.0
+    warnings: tuple = ()
+
+
+def plan(root: Path, figures: dict[str, FigureSpec], cache: Cache, profile: str,
+         frozen: bool = False) -> dict[str, Lookup]:
+    """The state of every figure, without running anything (what `ces status` shows)."""
+    states: dict[str, Lookup] = {}
+    for name in graphlib.TopologicalSorter({n: s.needs for n, s in figures.items()}).static_order():
+        spec = figures[name]
+        blocked = [n for n in spec.needs if states[n].state != "fresh"]
+        if blocked:
+            last = cache.entries(name)
+            states[name] = Lookup("stale" if last else "missing",
+                                  reasons=[f"upstream {n} is {states[n].state}" for n in blocked],
+                                  last_wall_time=last[0].manifest.get("wall_time_s") if last else None)
+            continue
+        keys = {n: states[n].entry.key for n in spec.needs}
+        states[name] = cache.lookup(spec, profile, static_inputs(spec, profile, keys, root), frozen)
+    return states
+
+
+class Runner:
+    def __init__(self, root: Path, figures: dict[str, FigureSpec], cache: Cache, profile: str,
+                 jobs: int = 1, keep_going: bool = False, echo=print):
+        self.root, self.figures, self.cache, self.profile = root, figures, cache, profile
+        self.jobs, self.keep_going, self.echo = max(1, jobs), keep_going, echo
+        self.logs = cache.dir / ".logs"
+        self.running: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._procs: dict[str, subprocess.Popen] = {}
+
+    # -- the build --------------------------------------------------------------------
+    def build(self, names=None, frozen: bool = False) -> dict[str, Outcome]:
+        wanted = closure(self.figures, names or self.figures)
+        if frozen:
+            return self._frozen(wanted)
+        sorter = graphlib.TopologicalSorter({n: [d for d in self.figures[n].needs] for n in wanted})
+        sorter.prepare()
+        outcomes: dict[str, Outcome] = {}
+        stop = False
+        heartbeat = threading.Thread(target=self._heartbeat, daemon=True)
+        heartbeat.start()
+        with cf.ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            pending: dict[cf.Future, str] = {}
+            try:
+                while sorter.is_active():
+                    for name in sorter.get_ready():
+                        failed_up = [n for n in self.figures[name].needs if outcomes[n].state in ("failed", "skipped")]
+                        if failed_up or stop:
+                            why = f"upstream {failed_up[0]} failed" if failed_up else "build stopped"
+                            outcomes[name] = Outcome(name, "skipped", message=why)
+                            self.echo(f"  skipped  {name} ({why})")
+                            sorter.done(name)
+                            continue
+                        pending[pool.submit(self._bring_up_to_date, name, outcomes)] = name
+                    if not pending:
+                        continue
+                    done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                    for fut in done:
+                        name = pending.pop(fut)
+                        outcomes[name] = fut.result()
+                        if outcomes[name].state == "failed" and not self.keep_going:
+                            stop = True
+                        sorter.done(name)
+            except KeyboardInterrupt:
+                self._kill_all()
+                raise
+        self.running.clear()
+        failed = [o for o in outcomes.values() if o.state == "failed"]
+        if failed:
+            first = failed[0]
+            raise BuildError(
+                f"{len(failed)} figure(s) failed: " + "; ".join(f"{o.name}: {o.message}" for o in failed),
+                tip=f"see the log tail above; rerun one alone with `python {self.figures[first.name].path.relative_to(self.root)} "
+                    f"--profile {self.profile}`" + ("" if self.keep_going else ", or pass --keep-going"))
+        return outcomes
+
+    def _frozen(self, wanted) -> dict[str, Outcome]:
+        states = plan(self.root, {n: self.figures[n] for n in wanted}, self.cache, self.profile, frozen=True)
+        stale = {n: s for n, s in states.items() if s.state != "fresh"}
+        if stale:
+            lines = [f"{n} ({s.state}: {'; '.join(s.reasons)})" for n, s in sorted(stale.items())]
+            raise StaleError(f"--frozen: {len(stale)} figure(s) would need computing: " + ", ".join(lines),
+                             tip="run `ces build` where the figures can be computed, then commit cache/")
+        return {n: Outcome(n, "cached", entry=s.entry, warnings=tuple(s.warnings)) for n, s in states.items()}
+
+    def _bring_up_to_date(self, name: str, outcomes: dict[str, Outcome]) -> Outcome:
+        spec = self.figures[name]
+        keys = {n: outcomes[n].entry.key for n in spec.needs}
+        inputs = static_inputs(spec, self.profile, keys, self.root)
+        found = self.cache.lookup(spec, self.profile, inputs)
+        if found.state == "fresh":
+            self.echo(f"  cached   {name}")
+            return Outcome(name, "cached", entry=found.entry)
+        if found.state == "corrupt":
+            self.echo(f"  warning  {name}: {found.reasons[0]}; recomputing")
+            self.cache.discard(found.entry)
+        return self._run(spec, inputs, {n: outcomes[n].entry for n in spec.needs})
+
+    def _run(self, spec: FigureSpec, inputs, upstream: dict[str, Entry]) -> Outcome:
+        name = spec.name
+        staging = self.cache.staging(name)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log_path = self.logs / f"{name}.log"
+        run = {
+            "root": str(self.root),
+            "script": str(spec.path),
+            "outdir": str(staging / "out"),
+            "profile": self.profile,
+            "upstream": {n: str(e.path / "out") for n, e in upstream.items()},
+            "record": str(staging / "record.json"),
+        }
+        (staging / "run.json").write_text(json.dumps(run), encoding="utf-8")
+        env = dict(os.environ, CES_RUN=str(staging / "run.json"), PYTHONHASHSEED="0", MPLBACKEND="Agg",
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(self.root), os.environ.get("PYTHONPATH")])))
+        timeout = spec.timeout[self.profile]
+        self.echo(f"  running  {name} [{self.profile}]")
+        start = time.perf_counter()
+        with self._lock:
+            self.running[name] = start
+        try:
+            with open(log_path, "wb") as log:
+                proc = subprocess.Popen([sys.executable, "-m", "builder.harness", str(staging / "run.json")],
+                                        cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                with self._lock:
+                    self._procs[name] = proc
+                try:
+                    rc = proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    _kill(proc)
+                    return self._fail(spec, staging, log_path, start, f"timed out after {timeout:g} s")
+            if rc != 0:
+                why = "killed (out of memory?)" if rc in (-signal.SIGKILL, 137) else f"exit {rc}"
+                return self._fail(spec, staging, log_path, start, why)
+            record = json.loads((staging / "record.json").read_text(encoding="utf-8"))
+            problem = _check_outputs(spec, staging / "out", record)
+            if problem:
+                return self._fail(spec, staging, log_path, start, problem)
+            for scratch in ("run.json", "record.json"):
+                (staging / scratch).unlink()
+            _copy_log(log_path, staging / "log.txt")
+            entry = self.cache.commit(staging, spec, self.profile, inputs, record)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        finally:
+            with self._lock:
+                self.running.pop(name, None)
+                self._procs.pop(name, None)
+        wall = time.perf_counter() - start
+        self.echo(f"  ran      {name} ({wall:.1f} s, {record.get('device', 'cpu')})")
+        return Outcome(name, "ran", entry=entry, wall_time_s=wall)
+
+    def _fail(self, spec, staging, log_path, start, why) -> Outcome:
+        shutil.rmtree(staging, ignore_errors=True)
+        wall = time.perf_counter() - start
+        rel = spec.path.relative_to(self.root)
+        tail = _tail(log_path)
+        self.echo(f"  FAILED   {spec.name}: {why} after {wall:.1f} s ({rel}); log: {log_path.relative_to(self.root)}")
+        if tail:
+            self.echo("\n".join(f"    | {line}" for line in tail))
+        return Outcome(spec.name, "failed", message=f"{why} ({rel}, log {log_path.relative_to(self.root)})",
+                       wall_time_s=wall)
+
+    # -- progress and interruption -------------------------------------------------------
+    def _heartbeat(self, every: float = 15.0) -> None:
+        while True:
+            time.sleep(every)
+            with self._lock:
+                running = dict(self.running)
+            if running:
+                now = time.perf_counter()
+                self.echo("  … running " + ", ".join(f"{n} ({now - t:.0f} s)" for n, t in running.items()))
+
+    def _kill_all(self) -> None:
+        with self._lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            _kill(proc)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the figure and anything it started
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _check_outputs(spec: FigureSpec, outdir: Path, record: dict) -> str | None:
+    if record.get("writes_outside"):
+        return "wrote outside its output directory: " + ", ".join(record["writes_outside"][:5])
+    present = {p.name for p in outdir.iterdir()}
+    missing = [o for o in spec.outputs if o not in present]
+    if missing:
+        return "did not write declared output(s): " + ", ".join(missing)
+    extra = sorted(present - set(spec.outputs))
+    if extra:
+        return "wrote undeclared file(s): " + ", ".join(extra) + " (add them to FIGURE['outputs'])"
+    return None
+
+
+def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 16384))
+            return f.read().decode("utf-8", "replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+
+def _copy_log(src: Path, dst: Path) -> None:
+    with open(src, "rb") as f:
+        size = f.seek(0, 2)
+        f.seek(max(0, size - MAX_LOG_BYTES))
+        dst.write_bytes(f.read())
