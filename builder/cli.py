@@ -103,3 +103,7 @@ def main():
     except KeyboardInterrupt:  # pragma: no cover - click turns it into Abort normally
         click.echo("Aborted!", err=True)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

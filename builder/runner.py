@@ -157,7 +157,8 @@ class Runner:
             with open(log_path, "wb") as log:
                 proc = subprocess.Popen([sys.executable, "-m", "builder.harness", str(staging / "run.json")],
                                         cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                                        stdin=subprocess.DEVNULL, start_new_session=True,
+                                        preexec_fn=_die_with_parent)
                 with self._lock:
                     self._procs[name] = proc
                 try:
@@ -213,6 +214,16 @@ class Runner:
             procs = list(self._procs.values())
         for proc in procs:
             _kill(proc)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to kill it if ces dies (kill -9 included)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: a killed ces leaves the figure running; its staging is removed later
 
 
 def _kill(proc: subprocess.Popen) -> None:

@@ -1,0 +1,139 @@
+"""The runner: failures, timeouts, kills, parallel jobs, --frozen."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from builder.cache import Cache
+
+
+def add_figure(root, name, body, needs=(), outputs=("out.json",), timeout=None):
+    decl = {"name": name, "caption": "c", "alt": "a", "outputs": list(outputs), "needs": list(needs),
+            "profiles": {"smoke": {}, "quick": {}, "full": {}}}
+    if timeout:
+        decl["timeout"] = {"smoke": timeout}
+    (root / "figures" / f"{name.replace('-', '_')}.py").write_text(
+        f"FIGURE = {decl!r}\nfrom builder.script import setup\nfig = setup(FIGURE)\n" + textwrap.dedent(body))
+
+
+def entries(root, name):
+    return [p for p in (root / "cache" / name).glob("*")] if (root / "cache" / name).exists() else []
+
+
+def test_failing_figure_shows_script_path_and_log_tail(deck, run_ces):
+    add_figure(deck, "boom", 'print("computing…")\nraise RuntimeError("la courbe diverge")\n')
+    out = run_ces(deck, "build", "--profile", "smoke", check=False)
+    assert out.returncode == 1
+    assert "FAILED   boom: exit 1" in out.stdout and "figures/boom.py" in out.stdout
+    assert "RuntimeError: la courbe diverge" in out.stdout  # the log tail
+    assert "Error: 1 figure(s) failed: boom" in out.stderr and "Tip:" in out.stderr
+    assert "Traceback" not in out.stderr  # ces itself does not crash
+    assert entries(deck, "boom") == []
+    assert not list((deck / "cache" / ".tmp").glob("boom-*"))
+
+
+def test_keep_going_builds_the_independent_figures(deck, run_ces):
+    add_figure(deck, "boom", "raise SystemExit(3)\n")
+    add_figure(deck, "after-boom", 'fig.save_json("out.json", 1)\n', needs=["boom"])
+    out = run_ces(deck, "build", "--profile", "smoke", "--keep-going", check=False)
+    assert out.returncode == 1
+    assert "ran      line" in out.stdout
+    assert "skipped  after-boom (upstream boom failed)" in out.stdout
+    assert len(entries(deck, "line")) == 1
+
+
+def test_timeout_kills_the_figure(deck, run_ces):
+    add_figure(deck, "slow", "import time\ntime.sleep(60)\n", timeout=1)
+    start = time.time()
+    out = run_ces(deck, "build", "--profile", "smoke", "--keep-going", check=False)
+    assert time.time() - start < 30
+    assert "slow: timed out after 1 s" in out.stdout
+    assert entries(deck, "slow") == []
+
+
+def test_missing_and_undeclared_outputs_are_errors(deck, run_ces):
+    add_figure(deck, "lazy", "pass\n")
+    add_figure(deck, "sloppy", 'fig.save_json("out.json", 1)\n(fig.outdir / "extra.txt").write_text("x")\n')
+    out = run_ces(deck, "build", "--profile", "smoke", "--keep-going", check=False)
+    assert "lazy: did not write declared output(s): out.json" in out.stdout
+    assert "sloppy: wrote undeclared file(s): extra.txt" in out.stdout
+
+
+def test_writing_outside_the_output_directory_is_an_error(deck, run_ces):
+    add_figure(deck, "vandal", 'open("figures/data/offset.txt", "w").write("0")\nfig.save_json("out.json", 1)\n')
+    out = run_ces(deck, "build", "--profile", "smoke", "--keep-going", check=False)
+    assert "vandal: wrote outside its output directory: figures/data/offset.txt" in out.stdout
+
+
+def test_non_json_output_is_a_clear_error(deck, run_ces):
+    add_figure(deck, "setty", 'fig.save_json("out.json", {"a": {1, 2}})\n')
+    out = run_ces(deck, "build", "--profile", "smoke", "--keep-going", check=False)
+    assert "out.json is not JSON-serialisable" in out.stdout
+
+
+def test_frozen_fails_listing_every_stale_figure(deck, run_ces):
+    add_figure(deck, "other", 'fig.save_json("out.json", 2)\n')
+    out = run_ces(deck, "build", "--profile", "smoke", "--frozen", check=False)
+    assert out.returncode == 3
+    assert "--frozen: 2 figure(s) would need computing" in out.stderr
+    assert "line (missing" in out.stderr and "other (missing" in out.stderr
+    assert not (deck / "cache" / "line").exists()  # nothing computed
+    run_ces(deck, "build", "--profile", "smoke")
+    run_ces(deck, "build", "--profile", "smoke", "--frozen")
+
+
+def test_parallel_jobs_run_independent_figures_together(deck, run_ces):
+    for i in range(2):
+        add_figure(deck, f"nap{i}", f'import time\nopen("/tmp/ces-nap{i}-" + str(__import__("os").getppid()), "w")\n'
+                   'time.sleep(1.5)\nfig.save_json("out.json", 1)\n')
+    start = time.time()
+    run_ces(deck, "build", "--profile", "smoke", "--jobs", "2")
+    parallel = time.time() - start
+    assert parallel < 2 * 1.5 + 1.0  # both naps overlapped (sequential is >= 3 s plus start-up)
+    assert len(entries(deck, "nap0")) == len(entries(deck, "nap1")) == 1
+
+
+def test_killed_build_leaves_no_entry_and_next_build_finishes(deck, run_ces):
+    add_figure(deck, "long", 'import time\nprint("started", flush=True)\ntime.sleep(30)\nfig.save_json("out.json", 1)\n')
+    proc = subprocess.Popen([sys.executable, "-m", "builder.cli", "build", "--profile", "smoke"], cwd=deck,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = deck / "cache" / ".logs" / "long.log"
+    for _ in range(200):
+        if log.exists() and "started" in log.read_text():
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("figure never started")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert entries(deck, "long") == []
+    staged = list((deck / "cache" / ".tmp").glob("long-*"))
+    assert all(not (s / "manifest.json").exists() for s in staged)
+    time.sleep(0.5)  # the figure dies with its parent (PR_SET_PDEATHSIG)
+    orphans = subprocess.run(["pgrep", "-f", str(deck / "cache" / ".tmp" / "long-")], capture_output=True, text=True)
+    assert orphans.stdout.strip() == "", "the figure outlived the killed ces"
+    # Rewrite the figure to be quick and rebuild: the line entry (complete before) is reused.
+    (deck / "figures" / "long.py").write_text((deck / "figures" / "long.py").read_text().replace("time.sleep(30)", "pass"))
+    rebuilt = run_ces(deck, "build", "--profile", "smoke")
+    assert "ran      long" in rebuilt.stdout
+    assert not (deck / "cache" / ".tmp").exists() or not list((deck / "cache" / ".tmp").iterdir())
+    assert Cache(deck).entries("long")
+
+
+def test_two_builds_at_once_compute_each_figure_once(deck):
+    add_figure(deck, "counted", 'import time\ntime.sleep(1)\nfig.save_json("out.json", 1)\n')
+    cmd = [sys.executable, "-m", "builder.cli", "build", "--profile", "smoke"]
+    a = subprocess.Popen(cmd, cwd=deck, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(0.3)
+    b = subprocess.Popen(cmd, cwd=deck, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out_a, out_b = a.communicate(timeout=60)[0], b.communicate(timeout=60)[0]
+    assert a.returncode == b.returncode == 0, out_a + out_b
+    assert (out_a + out_b).count("ran      counted") == 1
+    assert "Waiting for another ces build" in out_a + out_b
+    assert len(entries(deck, "counted")) == 1
