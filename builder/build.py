@@ -57,6 +57,9 @@ def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep
     figures = discover(root)
     sources = render.deck_sources(root, config)
     slides.check(sources, root, figures)
+    which = render.choose(renderer)
+    if which == "pandoc":
+        render.check_pandoc(root, config, lines, sources)
     cache = Cache(root)
     with build_lock(root, echo):
         cache.clean_tmp()
@@ -67,7 +70,6 @@ def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep
                 echo(f"  warning  {o.name}: {w}")
         materialise(root, figures, outcomes)
         fig_time = time.perf_counter() - start
-        which = render.choose(renderer)
         stamp = render_stamp(root, which, outcomes)
         stamp_file = root / render.SITE / STAMP
         if stamp_file.is_file() and stamp_file.read_text() == stamp and (root / render.SITE / "index.html").exists():

@@ -162,12 +162,30 @@ def pandoc_args(config: dict, lines: dict, source: Path, site: Path, figure_meta
     return args
 
 
+def check_pandoc(root: Path, config: dict, lines: dict, sources: list[Path]) -> None:
+    """Fail on what the pandoc path cannot render before any figure is computed."""
+    for source in sources:
+        pandoc_args(config, lines, source, root / SITE, root / SITE / "meta.json")
+    _css_files(root, config, lines, sources)
+
+
+def _css_files(root: Path, config: dict, lines: dict, sources: list[Path]) -> list[Path]:
+    css = (((config.get("format") or {}).get("revealjs")) or {}).get("css") or []
+    found = []
+    for name in [css] if isinstance(css, str) else css:
+        src = (sources[0].parent / name) if (sources[0].parent / name).exists() else root / name
+        if not src.is_file():
+            raise ConfigError(f"{CONFIG}:{lines.get('css', '?')}: css file {name} not found",
+                              tip="css paths are relative to the slides' directory")
+        found.append(src)
+    return found
+
+
 def render_pandoc(root: Path, config: dict, lines: dict, sources: list[Path], figures: dict) -> Path:
     from .assets import install_reveal
 
     site = root / SITE
     site.mkdir(exist_ok=True)
-    fmt = ((config.get("format") or {}).get("revealjs")) or {}
     meta = site / ".ces-figures.json"
     meta.write_text(json.dumps({"ces-figures": {n: {"alt": s.alt, "caption": s.caption}
                                                 for n, s in figures.items()}}, ensure_ascii=False),
@@ -177,11 +195,7 @@ def render_pandoc(root: Path, config: dict, lines: dict, sources: list[Path], fi
         if _uses_citations(source):
             args.append("--citeproc")
         _run(args, source.parent, "pandoc")
-    css = fmt.get("css") or []
-    for name in [css] if isinstance(css, str) else css:
-        src = (sources[0].parent / name) if (sources[0].parent / name).exists() else root / name
-        if not src.is_file():
-            raise ConfigError(f"{CONFIG}:{lines.get('css', '?')}: css file {name} not found")
+    for src in _css_files(root, config, lines, sources):
         shutil.copy2(src, site / src.name)
     install_reveal(site)
     meta.unlink()

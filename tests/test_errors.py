@@ -1,0 +1,142 @@
+"""Bad input: one clear line (what, where, what to do), exit code != 0, never a traceback."""
+
+import textwrap
+
+import pytest
+
+GOOD = '''FIGURE = {"name": "x", "caption": "c", "alt": "a", "outputs": ["x.json"],
+          "profiles": {"smoke": {}, "quick": {}, "full": {}}}
+'''
+
+
+def write(root, rel, text, mode="w"):
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(textwrap.dedent(text))
+
+
+CASES = {
+    "figure-syntax-error": (lambda r: write(r, "figures/x.py", "FIGURE = {\n  'name': 'x',\n  oops(\n"),
+                            "figures/x.py:3: syntax error"),
+    "figure-not-literal": (lambda r: write(r, "figures/x.py", "N = 3\nFIGURE = {'name': str(N)}\n"),
+                           "figures/x.py:2: FIGURE must be a plain literal"),
+    "figure-unknown-key": (lambda r: write(r, "figures/x.py", GOOD.replace('"alt"', '"alt": "", "ouputs"')),
+                           "unknown key 'ouputs' in FIGURE. Did you mean 'outputs'?"),
+    "figure-missing-key": (lambda r: write(r, "figures/x.py", GOOD.replace('"caption": "c", ', "")),
+                           "figures/x.py:1: FIGURE has no 'caption'"),
+    "figure-bad-name": (lambda r: write(r, "figures/x.py", GOOD.replace('"x"', '"Bad Name"')),
+                        "figure name 'Bad Name' must match"),
+    "figure-duplicate-name": (lambda r: write(r, "figures/y.py", GOOD.replace('"x"', '"line"')),
+                              "figure name 'line' is already used by figures/line.py"),
+    "figure-unknown-profile": (lambda r: write(r, "figures/x.py", GOOD.replace('"quick"', '"quik"')),
+                               "unknown profile 'quik'. Did you mean 'quick'?"),
+    "figure-missing-profile": (lambda r: write(r, "figures/x.py", GOOD.replace(', "full": {}', "")),
+                               "profile 'full' is missing"),
+    "figure-profile-keys-differ": (lambda r: write(r, "figures/x.py", GOOD.replace('"smoke": {}', '"smoke": {"n": 1}')),
+                                   "profiles must declare the same params; differing: n"),
+    "figure-unknown-need": (lambda r: write(r, "figures/x.py", GOOD.replace('"outputs"', '"needs": ["lines"], "outputs"')),
+                            "needs unknown figure 'lines'. Did you mean 'line'?"),
+    "figure-cycle": (lambda r: (write(r, "figures/x.py", GOOD.replace('"outputs"', '"needs": ["y"], "outputs"')),
+                                write(r, "figures/y.py", GOOD.replace('"x"', '"y"').replace('"outputs"', '"needs": ["x"], "outputs"'))),
+                     "figures depend on each other in a cycle"),
+    "figure-bad-outputs": (lambda r: write(r, "figures/x.py", GOOD.replace('["x.json"]', '["../x.json"]')),
+                           "'outputs' must be a non-empty list of plain file names"),
+    "figure-not-utf8": (lambda r: write(r, "figures/x.py", GOOD.encode() + "# é\n".encode("latin-1")),
+                        "figures/x.py:1: not UTF-8"),
+    "slide-unknown-figure": (lambda r: write(r, "slides/index.qmd", (r / "slides/index.qmd").read_text().replace(
+        "_figures/line/line.svg", "_figures/lines/line.svg")), "slides/index.qmd:8: no figure named 'lines'. Did you mean 'line'?"),
+    "slide-unknown-output": (lambda r: write(r, "slides/index.qmd", (r / "slides/index.qmd").read_text().replace(
+        "_figures/line/line.svg", "_figures/line/line.png")), "slides/index.qmd:8: figure 'line' has no output 'line.png'"),
+    "slide-executable-cell": (lambda r: write(r, "slides/index.qmd", (r / "slides/index.qmd").read_text()
+                                              + "\n```{python}\nprint(1)\n```\n"),
+                              "executable code cells ({python}) are not supported"),
+    "slide-shortcode": (lambda r: write(r, "slides/index.qmd", (r / "slides/index.qmd").read_text()
+                                        + "\n{{< include other.qmd >}}\n"), "Quarto shortcode {{< include >}} is not supported"),
+    "slide-crossref": (lambda r: write(r, "slides/index.qmd", (r / "slides/index.qmd").read_text() + "\nVoir @fig-line.\n"),
+                       "cross-reference @fig-line is not supported"),
+    "slide-unclosed-fence": (lambda r: write(r, "slides/index.qmd", (r / "slides/index.qmd").read_text() + "\n```python\nx = 1\n"),
+                             "a code block opened with ``` is never closed"),
+    "slide-not-utf8": (lambda r: write(r, "slides/index.qmd", "---\ntitle: x\n---\n\n## Caf\xe9\n".encode("latin-1")),
+                       "slides/index.qmd:5: not UTF-8 (byte 0xe9)"),
+    "config-bad-yaml": (lambda r: write(r, "_quarto.yml", "format:\n  revealjs:\n    theme: [white\n"),
+                        "_quarto.yml:4: invalid YAML"),
+    "config-unsupported-option": (lambda r: write(r, "_quarto.yml", (r / "_quarto.yml").read_text() + "    parallax-background-image: x.png\n"),
+                                  "_quarto.yml:13: format option 'parallax-background-image' is not supported by the pandoc renderer"),
+    "config-network-math": (lambda r: write(r, "_quarto.yml", (r / "_quarto.yml").read_text().replace("mathml", "mathjax")),
+                            "html-math-method 'mathjax' needs network assets"),
+    "config-missing-source": (lambda r: write(r, "_quarto.yml", (r / "_quarto.yml").read_text().replace("slides/index.qmd", "slides/deck.qmd")),
+                              "project.render lists slides/deck.qmd, which does not exist"),
+    "config-missing-css": (lambda r: (r / "slides/deck.css").unlink(), "css file deck.css not found"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_gives_one_clear_error(deck, run_ces, name):
+    break_it, message = CASES[name]
+    break_it(deck)
+    out = run_ces(deck, "build", "--profile", "smoke", check=False)
+    assert out.returncode != 0
+    assert message in out.stderr, out.stderr
+    assert out.stderr.startswith("Error: ")
+    assert "Traceback" not in out.stderr + out.stdout
+    assert not any((deck / "cache").glob("x/*")), "bad input must not leave a cache entry"
+
+
+def test_unknown_renderer_and_profile_are_usage_errors(deck, run_ces):
+    for args in (["--renderer", "latex"], ["--profile", "huge"]):
+        out = run_ces(deck, "build", *args, check=False)
+        assert out.returncode == 2 and "Invalid value" in out.stderr
+
+
+def test_quarto_requested_but_missing(deck, run_ces):
+    out = run_ces(deck, "build", "--profile", "smoke", "--renderer", "quarto", check=False,
+                  env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 4 and "no `quarto` on PATH" in out.stderr
+
+
+def test_old_quarto_is_refused(deck, run_ces, tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "quarto").write_text("#!/bin/sh\necho 1.2.475\n")
+    (fake / "quarto").chmod(0o755)
+    import os
+    out = run_ces(deck, "build", "--profile", "smoke", check=False, env={"PATH": f"{fake}:{os.environ['PATH']}"})
+    assert out.returncode == 4 and "Quarto 1.2.475 is older than 1.4.0" in out.stderr
+
+
+def test_quarto_path_runs_quarto_render_and_surfaces_its_stderr(deck, run_ces, tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "quarto").write_text('#!/bin/sh\nif [ "$1" = "--version" ]; then echo 1.6.40; exit 0; fi\n'
+                                 'echo "ERROR: YAMLException at slides/index.qmd" >&2; exit 1\n')
+    (fake / "quarto").chmod(0o755)
+    import os
+    out = run_ces(deck, "build", "--profile", "smoke", check=False, env={"PATH": f"{fake}:{os.environ['PATH']}"})
+    assert out.returncode == 4
+    assert "quarto render failed (exit 1)" in out.stderr and "YAMLException at slides/index.qmd" in out.stderr
+
+
+def test_missing_pandoc_is_a_clear_error(deck, run_ces, tmp_path):
+    site = tmp_path / "nopandoc"
+    site.mkdir()
+    (site / "pypandoc.py").write_text("def get_pandoc_path():\n    raise OSError('no pandoc')\n")
+    out = run_ces(deck, "build", "--profile", "smoke", "--renderer", "pandoc", check=False,
+                  env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 4 and "pandoc not found" in out.stderr and "pypandoc-binary" in out.stderr
+
+
+def test_paths_with_spaces_and_accents(tmp_path, run_ces):
+    import shutil
+    from conftest import FIXTURES
+    root = tmp_path / "Présentations d'été" / "deck à moi"
+    shutil.copytree(FIXTURES / "minideck", root)
+    run_ces(root, "build", "--profile", "smoke")
+    assert (root / "_site" / "_figures" / "line" / "line.svg").exists()
+
+
+def test_outside_a_deck(tmp_path, run_ces):
+    out = run_ces(tmp_path, "status", check=False)
+    assert out.returncode == 1 and "no _quarto.yml" in out.stderr and "Tip:" in out.stderr
