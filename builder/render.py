@@ -110,17 +110,16 @@ def render_quarto(root: Path) -> Path:
 
 # -- pandoc ---------------------------------------------------------------------------------
 def pandoc_path() -> str:
-    try:
-        import pypandoc
-    except ImportError:
-        pypandoc = None
-    path = None
-    if pypandoc is not None:
-        try:
-            path = pypandoc.get_pandoc_path()
-        except OSError:
-            path = None
-    path = path or shutil.which("pandoc")
+    """The pandoc that the pypandoc-binary wheel ships (found without importing pypandoc,
+    which is slow to import), else one on PATH."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pypandoc")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(location) / "files" / "pandoc"
+        if candidate.is_file():
+            return str(candidate)
+    path = shutil.which("pandoc")
     if not path:
         raise RenderError("pandoc not found", tip="pip install pypandoc-binary (it ships pandoc)")
     return path
