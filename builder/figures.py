@@ -18,7 +18,7 @@ from .errors import FigureError
 
 PROFILES = ("smoke", "quick", "full")
 REQUIRED = {"name", "caption", "alt", "outputs", "profiles"}
-OPTIONAL = {"needs", "gpu", "seed", "timeout", "tolerance"}
+OPTIONAL = {"needs", "gpu", "seed", "timeout", "tolerance", "memory_gb"}
 DEFAULT_TIMEOUT = {"smoke": 120, "quick": 1800, "full": 6 * 3600}  # seconds
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -38,6 +38,7 @@ class FigureSpec:
     seed: int = 0
     timeout: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUT))
     tolerance: float = 0.0
+    memory_gb: float | None = None   # address-space limit of the figure's process
     line: int = 1
     tree: ast.Module | None = None  # parsed source, reused for the cache key
 
@@ -121,6 +122,7 @@ def parse_figure(path: Path, root: Path | None = None) -> FigureSpec | None:
         name=name, path=path, caption=decl["caption"], alt=decl["alt"], outputs=list(outputs),
         profiles=profiles, needs=list(needs), gpu=bool(decl.get("gpu", False)),
         seed=decl.get("seed", 0), timeout=timeout, tolerance=float(decl.get("tolerance", 0.0)),
+        memory_gb=decl.get("memory_gb"),
         line=node.lineno, tree=tree,
     )
 

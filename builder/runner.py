@@ -6,6 +6,7 @@ shown when it fails. A crash, an out-of-memory or a timeout in one figure never 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import graphlib
 import json
 import os
@@ -134,7 +135,29 @@ class Runner:
 
     def _run(self, spec: FigureSpec, inputs, upstream: dict[str, Entry]) -> Outcome:
         name = spec.name
-        staging = self.cache.staging(name)
+        self.echo(f"  running  {name} [{self.profile}]")
+        start = time.perf_counter()
+        staging = None
+        try:
+            staging = self.cache.staging(name)
+            problem, record = self.execute(spec, upstream, staging)
+            if problem:
+                return self._fail(spec, staging, start, problem)
+            entry = self.cache.commit(staging, spec, self.profile, inputs, record)
+        except OSError as exc:  # disk full, permissions: the figure is lost, the cache is not
+            why = f"could not write the cache: {exc.strerror or exc} ({exc.filename or self.cache.dir})"
+            return self._fail(spec, staging, start, why)
+        except BaseException:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise
+        wall = time.perf_counter() - start
+        self.echo(f"  ran      {name} ({wall:.1f} s, {record.get('device', 'cpu')})")
+        return Outcome(name, "ran", entry=entry, wall_time_s=wall)
+
+    def execute(self, spec: FigureSpec, upstream: dict[str, Entry], staging: Path) -> tuple[str | None, dict]:
+        """Run one figure into staging/out in a subprocess; (problem or None, its record)."""
+        name = spec.name
         self.logs.mkdir(parents=True, exist_ok=True)
         log_path = self.logs / f"{name}.log"
         run = {
@@ -149,47 +172,40 @@ class Runner:
         env = dict(os.environ, CES_RUN=str(staging / "run.json"), PYTHONHASHSEED="0", MPLBACKEND="Agg",
                    PYTHONPATH=os.pathsep.join(filter(None, [str(self.root), os.environ.get("PYTHONPATH")])))
         timeout = spec.timeout[self.profile]
-        self.echo(f"  running  {name} [{self.profile}]")
-        start = time.perf_counter()
         with self._lock:
-            self.running[name] = start
+            self.running[name] = time.perf_counter()
         try:
             with open(log_path, "wb") as log:
                 proc = subprocess.Popen([sys.executable, "-m", "builder.harness", str(staging / "run.json")],
                                         cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True,
-                                        preexec_fn=_die_with_parent)
+                                        preexec_fn=functools.partial(_child_setup, spec.memory_gb))
                 with self._lock:
                     self._procs[name] = proc
                 try:
                     rc = proc.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
                     _kill(proc)
-                    return self._fail(spec, staging, log_path, start, f"timed out after {timeout:g} s")
-            if rc != 0:
-                why = "killed (out of memory?)" if rc in (-signal.SIGKILL, 137) else f"exit {rc}"
-                return self._fail(spec, staging, log_path, start, why)
-            record = json.loads((staging / "record.json").read_text(encoding="utf-8"))
-            problem = _check_outputs(spec, staging / "out", record)
-            if problem:
-                return self._fail(spec, staging, log_path, start, problem)
-            for scratch in ("run.json", "record.json"):
-                (staging / scratch).unlink()
-            _copy_log(log_path, staging / "log.txt")
-            entry = self.cache.commit(staging, spec, self.profile, inputs, record)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+                    return f"timed out after {timeout:g} s", {}
         finally:
             with self._lock:
                 self.running.pop(name, None)
                 self._procs.pop(name, None)
-        wall = time.perf_counter() - start
-        self.echo(f"  ran      {name} ({wall:.1f} s, {record.get('device', 'cpu')})")
-        return Outcome(name, "ran", entry=entry, wall_time_s=wall)
+        if rc != 0:
+            return ("killed (out of memory?)" if rc in (-signal.SIGKILL, 137) else f"exit {rc}"), {}
+        record = json.loads((staging / "record.json").read_text(encoding="utf-8"))
+        problem = _check_outputs(spec, staging / "out", record)
+        if problem:
+            return problem, record
+        for scratch in ("run.json", "record.json"):
+            (staging / scratch).unlink()
+        _copy_log(log_path, staging / "log.txt")
+        return None, record
 
-    def _fail(self, spec, staging, log_path, start, why) -> Outcome:
-        shutil.rmtree(staging, ignore_errors=True)
+    def _fail(self, spec, staging, start, why) -> Outcome:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        log_path = self.logs / f"{spec.name}.log"
         wall = time.perf_counter() - start
         rel = spec.path.relative_to(self.root)
         tail = _tail(log_path)
@@ -216,8 +232,13 @@ class Runner:
             _kill(proc)
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to kill it if ces dies (kill -9 included)."""
+def _child_setup(memory_gb: float | None) -> None:
+    """In the child, before exec: its memory limit, and ask Linux to kill it if ces dies."""
+    if memory_gb:
+        import resource
+
+        limit = int(memory_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         import ctypes
 

@@ -137,3 +137,12 @@ def test_two_builds_at_once_compute_each_figure_once(deck):
     assert (out_a + out_b).count("ran      counted") == 1
     assert "Waiting for another ces build" in out_a + out_b
     assert len(entries(deck, "counted")) == 1
+
+
+def test_memory_limit_stops_a_greedy_figure(deck, run_ces):
+    add_figure(deck, "greedy", 'blob = bytearray(4 * 2**30)\nfig.save_json("out.json", 1)\n')
+    script = deck / "figures" / "greedy.py"
+    script.write_text(script.read_text().replace("'needs': []", "'needs': [], 'memory_gb': 1"))
+    out = run_ces(deck, "build", "--profile", "smoke", "--keep-going", check=False)
+    assert "FAILED   greedy: exit 1" in out.stdout and "MemoryError" in out.stdout
+    assert "ran      line" in out.stdout
