@@ -89,6 +89,20 @@ cli.add_command(status, name="why")
 
 
 @cli.command()
+@profile_option
+@click.argument("figures", nargs=-1)
+def verify(profile, figures):
+    """Recompute fresh figures into scratch and compare with the cache (byte-identical, or JSON
+    numbers within the figure's declared tolerance)."""
+    from . import build as stage
+    from .verify import verify as run_verify
+
+    root = stage.find_root()
+    specs, _ = stage.status(root, profile, names=list(figures) or None)
+    run_verify(root, specs, profile, names=list(figures) or None, echo=click.echo)
+
+
+@cli.command()
 @click.option("--unused", is_flag=True, help="Also delete cache entries that no profile uses any more.")
 def clean(unused):
     """Remove _site/, materialised figures, logs and scratch (cache entries stay)."""

@@ -1,0 +1,30 @@
+"""`ces verify` recomputes into scratch and compares with the cache."""
+
+import textwrap
+
+
+def add(root, name, body, tolerance=None):
+    extra = f', "tolerance": {tolerance}' if tolerance is not None else ""
+    (root / "figures" / f"{name}.py").write_text(textwrap.dedent(f'''
+        FIGURE = {{"name": "{name}", "caption": "c", "alt": "a", "outputs": ["{name}.json"],
+                  "profiles": {{"smoke": {{}}, "quick": {{}}, "full": {{}}}}{extra}}}
+        import time
+        from builder.script import setup
+        fig = setup(FIGURE)
+    ''') + textwrap.dedent(body))
+
+
+def test_verify_reports_identical_noisy_and_nondeterministic(deck, run_ces):
+    add(deck, "clock", 'fig.save_json("clock.json", {"t": time.time()})\n')
+    add(deck, "noisy", 'fig.save_json("noisy.json", {"x": 1.0 + (time.time() % 1) * 1e-12})\n', tolerance=1e-9)
+    run_ces(deck, "build", "--profile", "smoke")
+    out = run_ces(deck, "verify", "--profile", "smoke", check=False)
+    assert out.returncode == 1
+    assert "identical        line" in out.stdout
+    assert "within-tolerance noisy" in out.stdout
+    assert "differs          clock: clock.json (max relative difference" in out.stdout
+    assert "1/3 figures bit-reproducible" in out.stdout
+    assert "not reproduced: clock" in out.stderr
+    ok = run_ces(deck, "verify", "--profile", "smoke", "line")
+    assert "1/1 figures bit-reproducible" in ok.stdout
+    assert not list((deck / "cache" / ".tmp").glob("verify-*"))  # scratch removed, cache untouched
