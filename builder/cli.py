@@ -39,19 +39,24 @@ def cli():
 @click.option("--renderer", type=click.Choice(["auto", "quarto", "pandoc"]), default="auto", show_default=True,
               help="auto: Quarto when `quarto` is on PATH, else the embedded pandoc.")
 @click.option("-k", "--keep-going", is_flag=True, help="Go on with independent figures after a failure.")
+@click.option("--executor", type=click.Choice(["local", "slurm"]), default=None,
+              help="Where figures run: local subprocesses, or Slurm jobs through submitit (settings in "
+                   "ces.yml, see README).  [default: ces.yml's `executor:`, else local]")
 @click.argument("figures", nargs=-1)
-def build(profile, jobs, frozen, renderer, keep_going, figures):
+def build(profile, jobs, frozen, renderer, keep_going, executor, figures):
     """Compute stale figures, then render the deck into _site/.
 
     With FIGURES, only those (and what they need) are brought up to date.
     """
     from . import build as stage
+    from .executors import make_executor
 
     root = stage.find_root()
     if figures:
         _, _ = stage.status(root, profile, names=list(figures))  # validates the names
+    runs_on = make_executor(root, executor, profile, echo=click.echo, confirm=click.confirm)
     stage.build(root, profile, jobs, frozen, renderer, keep_going, figures_wanted=list(figures) or None,
-                echo=click.echo)
+                echo=click.echo, executor=runs_on)
 
 
 @cli.command()
@@ -83,6 +88,21 @@ def status(profile, frozen, figures):
         click.echo(f"  {label} {name:<{width}}  {detail}")
         for w in s.warnings:
             click.echo(f"  {'':8} {'':<{width}}  warning: {w}")
+    if not figures and (root / "llm.yml").is_file():
+        from .llm import answer_status
+
+        click.echo("LLM answers (llm.yml):")
+        for query, state in answer_status(root).items():
+            click.echo(f"  {query:<10} {state}")
+    from .executors import describe_jobs, job_files
+
+    if job_files(root):  # submitted figures (ces build --executor slurm); only then is submitit imported
+        jobs = describe_jobs(root, names=list(figures) or None)
+        if jobs:
+            click.echo(f"Jobs: {len(jobs)}")
+        job_colours = {"queued": "yellow", "running": "cyan", "finished": "green", "failed": "red"}
+        for name, phase, detail in jobs:
+            click.echo(f"  {click.style(f'{phase:<8}', fg=job_colours.get(phase))} {name:<{width}}  {detail}")
 
 
 cli.add_command(status, name="why")
@@ -111,12 +131,98 @@ def clean(unused):
     stage.clean(stage.find_root(), unused, echo=click.echo)
 
 
+@cli.group()
+def llm():
+    """LLM answers shown on slides: pinned in cache/llm/, re-asked only on request."""
+
+
+@llm.command("refresh")
+@click.argument("queries", nargs=-1)
+def llm_refresh(queries):
+    """Ask the configured model again (llm.yml) and pin its answer; all queries without QUERIES."""
+    from . import build as stage
+    from .llm import refresh_answers
+
+    refresh_answers(list(queries) or None, root=stage.find_root(), echo=click.echo)
+
+
+@llm.command("status")
+def llm_status():
+    """For each query: pinned (model, date), transcript of the original talk, or missing."""
+    from . import build as stage
+    from .llm import answer_status
+
+    for query, state in answer_status(stage.find_root()).items():
+        click.echo(f"  {query:<10} {state}")
+
+
 def main():
     try:
         cli.main(prog_name="ces", standalone_mode=True)
     except KeyboardInterrupt:  # pragma: no cover - click turns it into Abort normally
         click.echo("Aborted!", err=True)
         sys.exit(130)
+
+
+@cli.command()
+@profile_option
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Figures computed at once (independent ones only).")
+@click.option("--renderer", type=click.Choice(["auto", "quarto", "pandoc"]), default="auto", show_default=True,
+              help="auto: Quarto when `quarto` is on PATH, else the embedded pandoc.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the deck in the default browser.")
+def preview(profile, jobs, renderer, port, open_browser):
+    """Serve the deck, rebuild it when slides/, figures/ or _quarto.yml change, and reload the
+    browser on the same slide. Ctrl+C stops."""
+    from . import build as stage
+    from .preview import Preview
+
+    try:
+        p = Preview(stage.find_root(), profile, jobs, renderer, port=port, echo=click.echo)
+    except OSError as exc:
+        from .errors import ConfigError
+        raise ConfigError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}",
+                          tip="pass another --port (0 picks a free one)") from None
+    p.start()
+    click.echo(f"Preview on {p.url} (Ctrl+C to stop)")
+    if open_browser:
+        import webbrowser
+        webbrowser.open(p.url)
+    try:
+        p.wait()
+    except KeyboardInterrupt:
+        click.echo("Stopping the preview")
+    finally:
+        p.stop()
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the PDF  [default: _site/deck.pdf]")
+@click.option("--fragments", is_flag=True, help="One page per fragment step (Reveal's pdfSeparateFragments).")
+@click.option("--notes", is_flag=True, help="Each slide's speaker notes on a page after it.")
+@click.option("--chromium", type=click.Path(dir_okay=False), default=None,
+              help="Chromium to print with  [default: /usr/bin/chromium, or $CES_CHROMIUM, or on PATH]")
+def pdf(output, fragments, notes, chromium):
+    """Print the built deck (_site/) to PDF with headless Chromium, one page per slide."""
+    import time
+    from pathlib import Path
+
+    from . import build as stage
+    from .pdf import make_pdf
+    from .render import SITE
+
+    root = stage.find_root()
+    start = time.perf_counter()
+    report = make_pdf(root / SITE, Path(output) if output else None, fragments=fragments, notes=notes,
+                      chromium=chromium)
+    for url in report["external_requests"]:
+        click.echo(f"  warning  blocked a request outside the deck: {url}")
+    path = report["path"].resolve()
+    shown = path.relative_to(root) if path.is_relative_to(root) else path
+    click.echo(f"Wrote {shown}: {report['pages']} pages in {time.perf_counter() - start:.1f} s")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def main(spec_path: str) -> int:
         path = os.path.abspath(path)
         if not path.startswith(root_prefix) or path.startswith(ignored) or "__pycache__" in path:
             return None
-        if path.startswith(cache_prefix) and not path.startswith(cache_prefix + KEYED_IN_CACHE + os.sep):
+        if path.startswith(cache_prefix) and not (path + os.sep).startswith(cache_prefix + KEYED_IN_CACHE + os.sep):
             return None
         return path
 

@@ -305,8 +305,10 @@ def _run(argv, *, files, timeout, memory_mb, cpu_seconds, max_output, python) ->
             if work.resolve() not in target.parents:
                 raise SandboxError(f"sandbox file name {name!r} leaves the working directory")
             target.parent.mkdir(parents=True, exist_ok=True)
-            (target.write_bytes if isinstance(content, bytes) else
-             lambda c: target.write_text(c, encoding="utf-8"))(content)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8")
         cfg = {"work": str(work.resolve()), "argv": argv, "memory": int(memory_mb) * 1024 * 1024,
                "cpu": cpu, "fsize": 64 * 1024 * 1024, "namespaces": mode == "namespaces",
                "status_fd": None, "setpriv": [shutil.which("setpriv") or "setpriv", *_SETPRIV]}

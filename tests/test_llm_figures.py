@@ -1,0 +1,281 @@
+"""The llm_* figure scripts, run as users run them (smoke profile), with no model configured,
+with pinned model answers, and once under the build harness; plus the page builders' escaping
+and (browser) the sandboxed canvas frames in Debian's chromium."""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from builder import llm, sandbox
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "figures"))
+import _llm  # noqa: E402  (figures/ helper module)
+
+try:  # importable both as tests.browser and, with rootdir tests/ on sys.path, as browser
+    from tests import browser
+except ImportError:  # pragma: no cover
+    import browser
+
+pytestmark = pytest.mark.slow
+HAS_NODE = sandbox.isolation() == "namespaces" and bool(__import__("shutil").which("node"))
+
+
+def llm_config(tmp_path, **queries_over) -> Path:
+    """A copy of the shipped llm.yml (backend none), with some queries changed."""
+    cfg = yaml.safe_load((REPO / "llm.yml").read_text(encoding="utf-8"))
+    cfg["defaults"]["backend"] = "none"
+    for name, over in queries_over.items():
+        cfg["queries"][name].update(over)
+    path = tmp_path / "llm.yml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def run_figure(script: str, tmp_path, config: Path, cache: Path | None = None) -> Path:
+    out = tmp_path / "out"
+    env = {**os.environ, "CES_LLM_CONFIG": str(config), "CES_LLM_CACHE": str(cache or tmp_path / "pins")}
+    env.pop("CES_RUN", None)
+    proc = subprocess.run([sys.executable, f"figures/{script}", "--profile", "smoke", "--out", str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def pin(tmp_path, config: Path, name: str, text: str, model="acme/tiny-chat") -> Path:
+    """Pin `text` as the answer of an (unreachable) HTTP model, as `ces llm refresh` would."""
+    os.environ["CES_LLM_CONFIG"] = str(config)
+    try:
+        qcfg = llm.load_config(REPO)[name]
+    finally:
+        del os.environ["CES_LLM_CONFIG"]
+    identity = llm.model_identity(qcfg, REPO)
+    key = llm.answer_key(qcfg, identity)
+    path = tmp_path / "pins" / f"{name}-{key[:16]}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format": 1, "query": name, "key": key, "backend": "openai",
+                                "identity": identity, "model_name": model, "messages": qcfg["messages"],
+                                "answer": text, "date": "2025-01-02T03:04:05+00:00",
+                                "usage": {"prompt_tokens": 10, "completion_tokens": 20}}), encoding="utf-8")
+    return path
+
+
+HTTP = {"backend": "openai", "model": "acme/tiny-chat", "base_url": "http://127.0.0.1:9/v1"}
+
+
+# -- no model: the talk's transcripts ---------------------------------------------------------
+
+def test_sinusoid_transcript(tmp_path):
+    out = run_figure("llm_sinusoid.py", tmp_path, llm_config(tmp_path))
+    data = json.loads((out / "sinusoid.json").read_text(encoding="utf-8"))
+    assert data["answer"]["source"] == "transcript" and data["answer"]["model"] == "codeLlama"
+    assert data["answer"]["label"].startswith("Transcription de l'exposé original")
+    assert data["code"].startswith("// Get the canvas element") and data["code"].endswith("}")
+    assert data["claims_scroll_update"] and not data["handles_scroll"]
+    page = (out / "sinusoid.html").read_text(encoding="utf-8")
+    assert "Transcription de l&#x27;exposé original" in page
+    assert page.count('sandbox="allow-scripts"') == 2 and "allow-same-origin" not in page
+    if HAS_NODE:   # facts.md A7, measured by running the code on a mock canvas
+        m = data["measured"]["answer"]["summary"]
+        assert (m["subpaths"], m["off_canvas_subpaths"]) == (300, 149)
+        assert abs(m["max_gap_between_subpaths"] - 95.88) < 0.01
+        f = data["measured"]["fixed"]["summary"]
+        assert f["subpaths"] == 1 and f["off_canvas"] == 0
+
+
+def test_pot_transcript_is_executed_and_wrong(tmp_path):
+    out = run_figure("llm_pot.py", tmp_path, llm_config(tmp_path))
+    data = json.loads((out / "pot.json").read_text(encoding="utf-8"))
+    assert data["answer"]["source"] == "transcript"
+    assert data["prelude"] == "from sympy import Symbol"
+    assert data["result"]["exit"] == "ok" and data["result"]["fraction"] == "35/17"
+    assert data["result"]["meeting_if_hours_after_6"] == "08:03:32"
+    assert data["correct"] == {"hours_after_6": "50/17", "hours_after_6_float": 50 / 17,
+                               "meeting_time": "08:56:28", "fraction_of_distance_from_A": "10/17"}
+    assert data["is_correct"] is False and "7 h 30" in data["explanation"]
+    svg = (out / "pot.svg").read_text(encoding="utf-8")
+    ET.fromstring(svg)
+    assert "35/17" in svg and "50/17" in svg and "08:56:28" in svg
+
+
+def test_aot_transcript_answer_is_checked_valid(tmp_path):
+    out = run_figure("llm_aot.py", tmp_path, llm_config(tmp_path))
+    data = json.loads((out / "aot.json").read_text(encoding="utf-8"))
+    assert data["answer"]["source"] == "transcript"
+    assert data["final"]["expression"] == "(7 * (4 + 1)) - 11"
+    assert data["final"]["value"] == "24" and data["final"]["valid"] is True
+    assert data["steps_wrong"] == 6 == len(data["errors"])     # facts.md A9
+    assert {e["text"] for e in data["errors"]} >= {"4. 11 - 4: (7, 3, 1)", "- 8 - 4: (7, 11)"}
+    assert data["solutions"] == ["((1 + 4) * 7) - 11"]
+
+
+def test_icl_without_model_shows_no_invented_answer(tmp_path):
+    out = run_figure("llm_icl.py", tmp_path, llm_config(tmp_path))
+    data = json.loads((out / "icl-answer.json").read_text(encoding="utf-8"))
+    assert data["answer"]["source"] == "missing" and data["completion"] is None
+    assert data["matches_expected"] is None and data["expected"] == "votera"
+    assert data["prompt"].endswith('"voter" devient')
+
+
+# -- pinned model answers ---------------------------------------------------------------------
+
+def test_pinned_model_answers_are_shown_with_the_model_name(tmp_path):
+    config = llm_config(tmp_path, pot=HTTP, icl=HTTP, aot=HTTP)
+    pin(tmp_path, config, "pot", "Here is the program:\n```python\nt1 = 5\nt2 = 3.5\n"
+        "ans = (1 + 1.5 / t2) / (1 / t1 + 1 / t2)\n```\n")
+    pin(tmp_path, config, "icl", ' "votera"\n"chanter" devient')
+    pin(tmp_path, config, "aot", "Let's try.\n1. 7 * 4: (28, 11, 1)\nanswer: 11 * 4 - 7 * 1 = 24")
+    pot = json.loads((run_figure("llm_pot.py", tmp_path, config) / "pot.json").read_text(encoding="utf-8"))
+    assert pot["answer"]["source"] == "model" and pot["answer"]["model"] == "acme/tiny-chat"
+    assert pot["answer"]["date"] == "2025-01-02T03:04:05+00:00"
+    assert pot["prelude"] is None and pot["code_extraction"] == "fenced"
+    assert pot["result"]["fraction"] == "50/17" and pot["is_correct"] is True
+    icl = json.loads((run_figure("llm_icl.py", tmp_path, config) / "icl-answer.json").read_text(encoding="utf-8"))
+    assert icl["answer"]["label"] == "Réponse de acme/tiny-chat (2025-01-02)"
+    assert icl["first_word"] == "votera" and icl["matches_expected"] is True
+    aot = json.loads((run_figure("llm_aot.py", tmp_path, config) / "aot.json").read_text(encoding="utf-8"))
+    assert aot["final"]["value"] == "37" and aot["final"]["valid"] is False   # 11*4 - 7 = 37: caught
+
+
+def test_a_hostile_program_stays_in_the_sandbox(tmp_path):
+    config = llm_config(tmp_path, pot=HTTP)
+    victim = tmp_path / "victim.txt"
+    pin(tmp_path, config, "pot", f"```python\nopen({str(victim)!r}, 'w').write('pwned')\nans = 1\n```")
+    pot = json.loads((run_figure("llm_pot.py", tmp_path, config) / "pot.json").read_text(encoding="utf-8"))
+    assert pot["result"]["exit"] == "error" and not victim.exists()
+    assert pot["is_correct"] is None
+
+
+def _run_under_harness(tmp_path) -> tuple[dict, dict, str]:
+    """Run llm_icl through builder.harness in a deck with a pinned answer."""
+    harness = pytest.importorskip("builder.harness")
+    deck = tmp_path / "deck"
+    (deck / "figures").mkdir(parents=True)
+    for f in ("llm_icl.py", "_llm.py"):
+        (deck / "figures" / f).write_text((REPO / "figures" / f).read_text(encoding="utf-8"), encoding="utf-8")
+    config = llm_config(tmp_path, icl=HTTP)
+    (deck / "llm.yml").write_text(config.read_text(encoding="utf-8"), encoding="utf-8")
+    pinned = pin(tmp_path, config, "icl", ' "votera"')
+    (deck / "cache" / "llm").mkdir(parents=True)
+    pinned.rename(deck / "cache" / "llm" / pinned.name)
+    run_dir = tmp_path / "run"
+    (run_dir / "out").mkdir(parents=True)
+    spec = {"root": str(deck), "outdir": str(run_dir / "out"), "script": "figures/llm_icl.py",
+            "record": str(run_dir / "record.json"), "profile": "smoke", "upstream": {}}
+    (run_dir / "run.json").write_text(json.dumps(spec), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CES_")}
+    env.update(CES_RUN=str(run_dir / "run.json"), PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", harness.__name__, str(run_dir / "run.json")], cwd=deck,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((run_dir / "record.json").read_text(encoding="utf-8"))
+    data = json.loads((run_dir / "out" / "icl-answer.json").read_text(encoding="utf-8"))
+    return record, data, pinned.name
+
+
+def test_under_the_build_harness_the_pin_is_an_input_and_nothing_is_written(tmp_path):
+    """The pin file is recorded as a read (a refreshed answer changes the figure's key), and
+    nothing is written outside the output directory."""
+    record, data, name = _run_under_harness(tmp_path)
+    assert record["writes_outside"] == []
+    assert {"llm.yml", f"cache/llm/{name}"} <= set(record["reads"])
+    assert data["answer"]["source"] == "model" and data["matches_expected"] is True
+
+
+def test_under_the_build_harness_the_pin_directory_listing_is_an_input(tmp_path):
+    record, _, _ = _run_under_harness(tmp_path)
+    assert "cache/llm" in record["reads"]
+
+
+# -- escaping (unit tests of the page builders) -------------------------------------------------
+
+class _Tags(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.attrs = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs.append(dict(attrs))
+
+
+HOSTILE_CODE = 'ctx.fillText("</pre><script>alert(1)</script>", 0, 0); // </script><img src=x onerror=alert(2)>'
+HOSTILE_PROSE = ["This <b>bold</b> claim & a \"quote\" </blockquote><script>alert(3)</script>"]
+
+
+def test_sinusoid_page_escapes_every_llm_text():
+    page = _llm.sinusoid_page(question="Q <i>?</i>", label="Réponse de <evil> (2025)", code=HOSTILE_CODE,
+                              prose=HOSTILE_PROSE, fixed_code="ctx.stroke();", findings=["a < b"])
+    assert "</pre><script>" not in page and "<script>alert" not in page and "<evil>" not in page
+    parsed = _Tags()
+    parsed.feed(page)
+    assert "script" not in parsed.tags and "img" not in parsed.tags and "b" not in parsed.tags
+    frames = [a for t, a in zip(parsed.tags, parsed.attrs) if t == "iframe"]
+    assert len(frames) == 2 and all(f["sandbox"] == "allow-scripts" for f in frames)
+    # The answer's <pre> shows the code verbatim, once unescaped.
+    pre = page.split('<pre class="answer-code">', 1)[1].split("</pre>", 1)[0]
+    assert html.unescape(pre) == HOSTILE_CODE
+    # Inside the frame, the code is one script that its text cannot close early.
+    inner = _Tags()
+    inner.feed(frames[0]["srcdoc"])
+    assert inner.tags.count("script") == 1 and "img" not in inner.tags
+    assert "canvas" in inner.tags and {"id": "myCanvas", "width": "300", "height": "150"} in inner.attrs
+
+
+def test_svg_card_escapes_llm_text():
+    svg = _llm.svg_card("T <&>", [("code", ['print("</text><script>x</script>")']), ("bad", ["a & b < c"])])
+    root = ET.fromstring(svg)
+    assert not any(el.tag.endswith("script") for el in root.iter())
+    texts = [el.text for el in root.iter() if el.tag.endswith("text")]
+    assert 'print("</text><script>x</script>")' in texts and "a & b < c" in texts
+
+
+def test_extract_code():
+    code, how, prose = _llm.extract_code("Sure:\n```js\nvar a = 1;\n```\nand\n```python\nx = 2\n```\n", ("python",))
+    assert (code, how) == ("x = 2", "fenced") and prose == ["Sure:", "and"]
+    assert _llm.extract_code("No code at all in this answer, sorry.", ("python",))[1] == "none"
+
+
+# -- in a browser --------------------------------------------------------------------------------
+
+FRAME_PROBE = """
+() => {
+  const c = document.getElementById('myCanvas');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let drawn = 0;
+  for (let i = 3; i < d.length; i += 4) if (d[i] > 0) drawn++;
+  let parentDoc;
+  try { parentDoc = parent.document ? 'reachable' : 'none'; } catch (e) { parentDoc = 'blocked: ' + e.name; }
+  let storage;
+  try { localStorage.length; storage = 'reachable'; } catch (e) { storage = 'blocked'; }
+  return {drawn, parentDoc, storage, origin: self.origin};
+}
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(browser.CHROMIUM).exists(), reason=f"{browser.CHROMIUM} not found")
+def test_sinusoid_frames_draw_and_cannot_reach_the_page(tmp_path):
+    out = run_figure("llm_sinusoid.py", tmp_path, llm_config(tmp_path))
+    log: dict = {}
+    with browser.serve(out) as base, browser._page(base + "/sinusoid.html", log) as page:
+        page.wait_for_load_state("load")
+        frames = [f for f in page.frames if f != page.main_frame]
+        assert len(frames) == 2
+        results = [f.evaluate(FRAME_PROBE) for f in frames]
+    for r in results:
+        assert r["drawn"] > 100                       # the code ran on a real canvas
+        assert r["parentDoc"].startswith("blocked")   # opaque origin: the page is out of reach
+        assert r["storage"] == "blocked" and r["origin"] == "null"
+    assert results[1]["drawn"] > results[0]["drawn"]  # the fixed curve draws more than the dashes
+    assert not log["external_requests"]
+    assert not [e for e in log["console_errors"] if "parent" not in e]
