@@ -13,12 +13,14 @@ import time
 from pathlib import Path
 
 from . import __version__, render, slides
-from .cache import Cache, digest_json, sha256_file
-from .errors import ConfigError
+from .cache import Cache, Entry, digest_json, sha256_file
+from .errors import BuildError, ConfigError
+from .executors import clean_staging
 from .figures import FigureSpec, discover
 from .runner import Outcome, Runner, plan
 
 STAMP = ".ces-stamp"
+LOW_SPACE = 64 * 2**20  # below this, a failed build says that the disk is full
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -44,14 +46,46 @@ def build_lock(root: Path, echo):
         echo(f"Waiting for another ces build (pid {holder}) to finish with this cache…")
         lock.acquire()
     try:
-        pid_file.write_text(str(os.getpid()))
+        try:
+            pid_file.write_text(str(os.getpid()))
+        except OSError:
+            pass  # it only informs a waiting build; a full disk is reported by what needs the space
         yield
     finally:
         lock.release()
 
 
+def _space_tip(root: Path) -> str | None:
+    try:
+        free = shutil.disk_usage(root / "cache").free
+    except OSError:
+        return None
+    if free < LOW_SPACE:
+        return f"the disk holding cache/ is full ({free // 1024} KiB free): free some space, then rerun"
+    return None
+
+
+@contextlib.contextmanager
+def disk_errors(root: Path):
+    """A write that fails outside a figure (disk full, permissions) is one clear error, not a
+    traceback; a build that failed on a (nearly) full disk says so."""
+    try:
+        yield
+    except BuildError as exc:
+        tip = _space_tip(root)
+        if tip:
+            exc.tip = f"{exc.tip}; {tip}" if exc.tip else tip
+        raise
+    except OSError as exc:
+        where = exc.filename or root
+        if Path(where).is_relative_to(root):
+            where = Path(where).relative_to(root)
+        raise BuildError(f"could not write {where}: {exc.strerror or str(exc)[:300]}",
+                         tip=_space_tip(root) or "check the free space and permissions of the deck's directory") from None
+
+
 def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep_going: bool,
-          figures_wanted=None, echo=print) -> dict:
+          figures_wanted=None, echo=print, executor=None) -> dict:
     start = time.perf_counter()
     config, lines = render.load_config(root)
     figures = discover(root)
@@ -61,9 +95,9 @@ def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep
     if which == "pandoc":
         render.check_pandoc(root, config, lines, sources)
     cache = Cache(root)
-    with build_lock(root, echo):
-        cache.clean_tmp()
-        runner = Runner(root, figures, cache, profile, jobs=jobs, keep_going=keep_going, echo=echo)
+    with disk_errors(root), build_lock(root, echo):
+        clean_staging(cache)  # cache.clean_tmp(), but the staging of submitted Slurm jobs stays
+        runner = Runner(root, figures, cache, profile, jobs=jobs, keep_going=keep_going, echo=echo, executor=executor)
         outcomes = runner.build(figures_wanted, frozen=frozen)
         for o in outcomes.values():
             for w in o.warnings:
@@ -76,6 +110,7 @@ def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep
             rendered = "up to date"
         else:
             t = time.perf_counter()
+            stamp_file.unlink(missing_ok=True)  # a render killed halfway must not pass for a complete one
             if which == "quarto":
                 render.render_quarto(root)
             else:
@@ -99,15 +134,19 @@ def materialise(root: Path, figures: dict[str, FigureSpec], outcomes: dict[str, 
         key_file = target / ".key"
         if key_file.is_file() and key_file.read_text() == outcome.entry.key:
             continue
-        if target.exists():
-            shutil.rmtree(target)
+        if target.exists():  # out of the way in one step: never outputs gone and the key file kept
+            old = base / f".{name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(target, old)
+            shutil.rmtree(old)
         tmp = base / f".{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(outcome.entry.path / "out", tmp)
         (tmp / ".key").write_text(outcome.entry.key)
         os.rename(tmp, target)
     for stale_dir in base.iterdir():
-        if stale_dir.name not in figures and not stale_dir.name.startswith("."):
+        if stale_dir.name not in figures and not stale_dir.name.startswith(".") \
+                or stale_dir.name.endswith((".tmp", ".old")) and stale_dir.is_dir():  # left by a killed build
             shutil.rmtree(stale_dir)
 
 
@@ -155,7 +194,8 @@ def clean(root: Path, unused: bool, echo=print) -> None:
         for d in sorted(cache.dir.iterdir()) if cache.dir.is_dir() else []:
             if not d.is_dir() or d.name.startswith(".") or d.name == "llm":
                 continue
-            for entry in cache.entries(d.name) if d.name in figures else []:
+            entries, unusable = cache.scan(d.name) if d.name in figures else ([], [])
+            for entry in entries + [Entry(path, {}) for path, _ in unusable]:
                 if entry.path not in keep:
                     cache.discard(entry)
                     removed += 1

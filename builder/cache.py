@@ -31,7 +31,6 @@ from __future__ import annotations
 import ast
 import datetime as _dt
 import hashlib
-import importlib.metadata
 import json
 import os
 import shutil
@@ -117,14 +116,30 @@ def _find_local(name: str, search: list[Path]) -> Path | None:
     return None
 
 
+# A local module's parse, code digest and imports, by its source: figures share helpers
+# (figures/_style.py, ...), and each is parsed and digested once per process, not per figure.
+_modules: dict[bytes, tuple[ast.Module, str, list[str]]] = {}
+_module_digests: dict[int, str] = {}  # id of a tree held in _modules -> its code digest
+
+
+def _local_module(path: Path) -> tuple[ast.Module, list[str]]:
+    source = path.read_bytes()
+    known = _modules.get(source)
+    if known is None:
+        tree = ast.parse(source, filename=str(path))
+        known = _modules[source] = (tree, code_digest(tree), _imported_names(tree))
+        _module_digests[id(tree)] = known[1]
+    return known[0], known[2]
+
+
 def scan_imports(tree: ast.Module, root: Path) -> tuple[dict[str, ast.Module], set[str]]:
     """Project-local modules imported (transitively, by relative path) and third-party top-level names."""
     search = [root / "figures", root]
     local: dict[str, ast.Module] = {}
     third: set[str] = set()
-    todo = [tree]
+    todo = [_imported_names(tree)]
     while todo:
-        for name in _imported_names(todo.pop()):
+        for name in todo.pop():
             top = name.split(".")[0]
             if top in sys.stdlib_module_names or top == "builder" or top == "__future__":
                 continue
@@ -135,8 +150,8 @@ def scan_imports(tree: ast.Module, root: Path) -> tuple[dict[str, ast.Module], s
                 continue
             rel = path.relative_to(root).as_posix()
             if rel not in local:
-                local[rel] = ast.parse(path.read_bytes(), filename=str(path))
-                todo.append(local[rel])
+                local[rel], names = _local_module(path)
+                todo.append(names)
     return local, third
 
 
@@ -145,6 +160,8 @@ _dist_cache: dict[str, list[str]] | None = None
 
 def package_versions(modules: set[str]) -> dict[str, str]:
     """Distribution versions of top-level module names (yaml -> PyYAML 6.0.3)."""
+    import importlib.metadata  # here: the figure harness imports this module and needs none of it
+
     global _dist_cache
     versions = {}
     for mod in sorted(modules):
@@ -181,7 +198,7 @@ def static_inputs(spec, profile: str, upstream_keys: dict[str, str], root: Path)
         "format": FORMAT,
         "figure": spec.name,
         "code": code_digest(spec.tree, drop_figure=True),
-        "modules": {rel: code_digest(tree) for rel, tree in sorted(local.items())},
+        "modules": {rel: _module_digests.get(id(tree)) or code_digest(tree) for rel, tree in sorted(local.items())},
         "params": spec.params(profile),
         "seed": spec.seed,
         "outputs": sorted(spec.outputs),
@@ -208,13 +225,39 @@ class Entry:
         return self.path / "out" / name
 
     def corrupt_files(self) -> list[str]:
-        """Outputs missing or not matching their manifest hash."""
+        """What does not match the manifest: outputs missing, altered or undeclared."""
         bad = []
         for name, digest in self.manifest["outputs"].items():
             p = self.output(name)
-            if not p.is_file() or sha256_file(p) != digest:
-                bad.append(name)
+            if not p.is_file():
+                bad.append(f"{name} is missing")
+            elif sha256_file(p) != digest:
+                bad.append(f"{name} does not match the manifest")
+        try:
+            extra = sorted(set(os.listdir(self.path / "out")) - set(self.manifest["outputs"]))
+        except OSError:
+            extra = []
+        bad += [f"{name} is not in the manifest" for name in extra]
         return bad
+
+
+def manifest_problem(path: Path, manifest: dict) -> str | None:
+    """Why a readable manifest cannot be trusted (it was edited), or None. Its key must be the
+    digest of what it records, its directory must be named after that key, and it must list
+    the hash of every output the figure declared."""
+    try:
+        if digest_json(manifest["static"]) != manifest["static_digest"]:
+            return "manifest.json was edited (its inputs do not match their digest)"
+        if digest_json({"static": manifest["static_digest"], "packages": manifest["packages"],
+                        "reads": manifest["reads"]}) != manifest["key"]:
+            return "manifest.json was edited (its inputs do not match its key)"
+        if path.name != manifest["key"][:16]:
+            return f"manifest.json belongs to entry {manifest['key'][:16]}"
+        if sorted(manifest["outputs"]) != sorted(manifest["static"]["outputs"]):
+            return "manifest.json does not list every declared output"
+    except (KeyError, TypeError, AttributeError):
+        return "manifest.json lacks a field"
+    return None
 
 
 @dataclass
@@ -236,23 +279,39 @@ class Cache:
 
     def entries(self, figure: str) -> list[Entry]:
         """Entries of a figure, newest first; unreadable manifests are skipped (they are misses)."""
-        found = []
+        return self.scan(figure)[0]
+
+    def scan(self, figure: str) -> tuple[list[Entry], list[tuple[Path, str]]]:
+        """(entries, [(directory, why it is not one)]): an entry directory whose manifest is
+        missing or unreadable is not an entry; one whose manifest was edited is, and is corrupt."""
+        found, unreadable = [], []
         fig_dir = self.dir / figure
         if not fig_dir.is_dir():
-            return found
+            return found, unreadable
         for d in fig_dir.iterdir():
             try:
                 manifest = json.loads((d / MANIFEST).read_text(encoding="utf-8"))
                 manifest["key"], manifest["static_digest"], manifest["outputs"]  # noqa: B018 (shape check)
+            except FileNotFoundError:
+                unreadable.append((d, "manifest.json is missing"))
+                continue
             except (OSError, ValueError, KeyError, TypeError):
+                unreadable.append((d, "manifest.json is unreadable"))
                 continue
             found.append(Entry(d, manifest))
         found.sort(key=lambda e: e.manifest.get("date", ""), reverse=True)
-        return found
+        return found, unreadable
 
     def lookup(self, spec, profile: str, inputs: Inputs, frozen: bool = False) -> Lookup:
-        entries = self.entries(spec.name)
+        entries, unreadable = self.scan(spec.name)
+        edited = [(e, why) for e in entries if (why := manifest_problem(e.path, e.manifest))]
+        entries = [e for e in entries if all(e is not x for x, _ in edited)]
         if not entries:
+            if edited:
+                entry, why = edited[0]
+                return Lookup("corrupt", entry=entry, reasons=[f"entry {entry.path.name} is corrupt: {why}"])
+            if unreadable:
+                return Lookup("missing", reasons=[f"entry {d.name} is not usable: {why}" for d, why in unreadable])
             return Lookup("missing", reasons=["never computed"])
         digest = inputs.static_digest
         drift = None
@@ -274,14 +333,17 @@ class Cache:
                 found.warnings += [f"built with other package versions: {c}" for c in changes]
                 return found
             return Lookup("stale", reasons=changes, last_wall_time=wall)
+        if edited:  # it may have been the matching entry: say so, and let the build replace it
+            entry, why = edited[0]
+            return Lookup("corrupt", entry=entry, reasons=[f"entry {entry.path.name} is corrupt: {why}"],
+                          last_wall_time=wall)
         same_profile = [e for e in entries if e.manifest.get("profile") == profile] or entries
         return Lookup("stale", reasons=self.explain(same_profile[0], inputs), last_wall_time=wall)
 
     def _checked(self, entry: Entry) -> Lookup:
         bad = entry.corrupt_files()
         if bad:
-            return Lookup("corrupt", entry=entry, reasons=[f"entry {entry.path.name} is corrupt: {', '.join(bad)} "
-                                                           "do not match the manifest"])
+            return Lookup("corrupt", entry=entry, reasons=[f"entry {entry.path.name} is corrupt: {', '.join(bad)}"])
         return Lookup("fresh", entry=entry, last_wall_time=entry.manifest.get("wall_time_s"))
 
     def explain(self, entry: Entry, inputs: Inputs) -> list[str]:
@@ -339,10 +401,11 @@ class Cache:
         os.replace(tmp_manifest, staging / MANIFEST)
         final = self.dir / spec.name / key[:16]
         final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():  # same key already committed: keep the existing entry
-            shutil.rmtree(staging, ignore_errors=True)
-        else:
-            os.rename(staging, final)  # the commit point: atomic on one filesystem
+        if final.exists():
+            # Under the build lock, a directory with this key that the lookup did not take is
+            # damaged (no readable manifest, an edited one, altered outputs): replace it.
+            self.discard(Entry(final, {}))
+        os.rename(staging, final)  # the commit point: atomic on one filesystem
         return Entry(final, manifest)
 
     def discard(self, entry: Entry) -> None:

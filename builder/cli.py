@@ -54,7 +54,7 @@ def build(profile, jobs, frozen, renderer, keep_going, executor, figures):
     root = stage.find_root()
     if figures:
         _, _ = stage.status(root, profile, names=list(figures))  # validates the names
-    runs_on = make_executor(root, executor, profile, echo=click.echo, confirm=click.confirm)
+    runs_on = None if frozen else make_executor(root, executor, profile, echo=click.echo, confirm=click.confirm)
     stage.build(root, profile, jobs, frozen, renderer, keep_going, figures_wanted=list(figures) or None,
                 echo=click.echo, executor=runs_on)
 

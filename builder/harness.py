@@ -80,7 +80,11 @@ def main(spec_path: str) -> int:
                       for p in sorted(reads - {os.path.abspath(spec["script"])})},
             "writes_outside": sorted(os.path.relpath(p, root) for p in writes_outside),
         }
-        Path(spec["record"]).write_text(json.dumps(record, indent=1), encoding="utf-8")
+        try:
+            Path(spec["record"]).write_text(json.dumps(record, indent=1), encoding="utf-8")
+        except OSError as exc:  # a full disk: say it in one line, not as a second traceback
+            print(f"ces: could not write the run record {spec['record']}: {exc.strerror or exc}", file=sys.stderr)
+            status = status or 1
     return status
 
 

@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from .cache import Cache, Entry, Lookup, static_inputs
 from .errors import BuildError, StaleError
+from .executors import LocalExecutor, harness_command, harness_env
 from .figures import FigureSpec, closure
 
 LOG_TAIL_LINES = 25
@@ -56,10 +56,15 @@ def plan(root: Path, figures: dict[str, FigureSpec], cache: Cache, profile: str,
 
 
 class Runner:
+    """Brings figures up to date, upstream first. Where a figure runs is its executor's business
+    (builder.executors: local subprocesses, or Slurm jobs); looking up, checking the outputs and
+    committing the entry are done here, the same way for both."""
+
     def __init__(self, root: Path, figures: dict[str, FigureSpec], cache: Cache, profile: str,
-                 jobs: int = 1, keep_going: bool = False, echo=print):
+                 jobs: int = 1, keep_going: bool = False, echo=print, executor=None):
         self.root, self.figures, self.cache, self.profile = root, figures, cache, profile
         self.jobs, self.keep_going, self.echo = max(1, jobs), keep_going, echo
+        self.executor = executor or LocalExecutor()
         self.logs = cache.dir / ".logs"
         self.running: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -74,12 +79,13 @@ class Runner:
         sorter.prepare()
         outcomes: dict[str, Outcome] = {}
         stop = False
-        heartbeat = threading.Thread(target=self._heartbeat, daemon=True)
+        heartbeat = threading.Thread(target=self._heartbeat, args=(self.executor.heartbeat_s,), daemon=True)
         heartbeat.start()
-        with cf.ThreadPoolExecutor(max_workers=self.jobs) as pool:
+        with cf.ThreadPoolExecutor(max_workers=self.executor.workers(self.jobs, len(wanted))) as pool:
             pending: dict[cf.Future, str] = {}
             try:
                 while sorter.is_active():
+                    ready = []
                     for name in sorter.get_ready():
                         failed_up = [n for n in self.figures[name].needs if outcomes[n].state in ("failed", "skipped")]
                         if failed_up or stop:
@@ -88,7 +94,8 @@ class Runner:
                             self.echo(f"  skipped  {name} ({why})")
                             sorter.done(name)
                             continue
-                        pending[pool.submit(self._bring_up_to_date, name, outcomes)] = name
+                        ready.append(name)
+                    self._launch(ready, outcomes, pool, pending)
                     if not pending:
                         continue
                     done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
@@ -99,9 +106,10 @@ class Runner:
                             stop = True
                         sorter.done(name)
             except KeyboardInterrupt:
-                self._kill_all()
+                self.executor.interrupt(self)
                 raise
         self.running.clear()
+        self.executor.finish(self, wanted)
         failed = [o for o in outcomes.values() if o.state == "failed"]
         if failed:
             first = failed[0]
@@ -120,27 +128,53 @@ class Runner:
                              tip="run `ces build` where the figures can be computed, then commit cache/")
         return {n: Outcome(n, "cached", entry=s.entry, warnings=tuple(s.warnings)) for n, s in states.items()}
 
-    def _bring_up_to_date(self, name: str, outcomes: dict[str, Outcome]) -> Outcome:
+    def _launch(self, ready: list[str], outcomes: dict[str, Outcome], pool, pending: dict) -> None:
+        """Start bringing the ready figures up to date. A batching executor (slurm) gets every
+        stale one at once, so that it can submit them together."""
+        if not self.executor.batches:
+            for name in ready:
+                pending[pool.submit(self._bring_up_to_date, name, outcomes)] = name
+            return
+        todo = []
+        for name in ready:
+            spec, inputs, found = self._lookup(name, outcomes)
+            if found.state == "fresh":
+                pending[pool.submit(self._cached, name, found)] = name
+            else:
+                todo.append((spec, inputs, {n: outcomes[n].entry for n in spec.needs}))
+        self.executor.prepare(self, todo)
+        for spec, inputs, upstream in todo:
+            pending[pool.submit(self._run, spec, inputs, upstream)] = spec.name
+
+    def _lookup(self, name: str, outcomes: dict[str, Outcome]):
         spec = self.figures[name]
         keys = {n: outcomes[n].entry.key for n in spec.needs}
         inputs = static_inputs(spec, self.profile, keys, self.root)
         found = self.cache.lookup(spec, self.profile, inputs)
-        if found.state == "fresh":
-            self.echo(f"  cached   {name}")
-            return Outcome(name, "cached", entry=found.entry)
         if found.state == "corrupt":
             self.echo(f"  warning  {name}: {found.reasons[0]}; recomputing")
             self.cache.discard(found.entry)
+        return spec, inputs, found
+
+    def _cached(self, name: str, found: Lookup) -> Outcome:
+        self.echo(f"  cached   {name}")
+        return Outcome(name, "cached", entry=found.entry)
+
+    def _bring_up_to_date(self, name: str, outcomes: dict[str, Outcome]) -> Outcome:
+        spec, inputs, found = self._lookup(name, outcomes)
+        if found.state == "fresh":
+            return self._cached(name, found)
         return self._run(spec, inputs, {n: outcomes[n].entry for n in spec.needs})
 
     def _run(self, spec: FigureSpec, inputs, upstream: dict[str, Entry]) -> Outcome:
         name = spec.name
-        self.echo(f"  running  {name} [{self.profile}]")
+        if not self.executor.announces:
+            self.echo(f"  running  {name} [{self.profile}]")
         start = time.perf_counter()
         staging = None
         try:
-            staging = self.cache.staging(name)
-            problem, record = self.execute(spec, upstream, staging)
+            staging = self.executor.staging(self, spec, inputs)
+            problem, record = self.executor.execute(self, spec, upstream, staging)
             if problem:
                 return self._fail(spec, staging, start, problem)
             entry = self.cache.commit(staging, spec, self.profile, inputs, record)
@@ -149,17 +183,16 @@ class Runner:
             return self._fail(spec, staging, start, why)
         except BaseException:
             if staging is not None:
-                shutil.rmtree(staging, ignore_errors=True)
+                self.executor.abandon(staging)
             raise
+        self.executor.release(self, spec)
         wall = time.perf_counter() - start
-        self.echo(f"  ran      {name} ({wall:.1f} s, {record.get('device', 'cpu')})")
+        where = record.get("device", "cpu") + self.executor.describe(name)
+        self.echo(f"  ran      {name} ({wall:.1f} s, {where})")
         return Outcome(name, "ran", entry=entry, wall_time_s=wall)
 
-    def execute(self, spec: FigureSpec, upstream: dict[str, Entry], staging: Path) -> tuple[str | None, dict]:
-        """Run one figure into staging/out in a subprocess; (problem or None, its record)."""
-        name = spec.name
-        self.logs.mkdir(parents=True, exist_ok=True)
-        log_path = self.logs / f"{name}.log"
+    def write_run(self, spec: FigureSpec, upstream: dict[str, Entry], staging: Path) -> Path:
+        """staging/run.json: what the harness runs, whichever executor starts it."""
         run = {
             "root": str(self.root),
             "script": str(spec.path),
@@ -169,16 +202,22 @@ class Runner:
             "record": str(staging / "record.json"),
         }
         (staging / "run.json").write_text(json.dumps(run), encoding="utf-8")
-        env = dict(os.environ, CES_RUN=str(staging / "run.json"), PYTHONHASHSEED="0", MPLBACKEND="Agg",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(self.root), os.environ.get("PYTHONPATH")])))
+        return staging / "run.json"
+
+    def execute(self, spec: FigureSpec, upstream: dict[str, Entry], staging: Path) -> tuple[str | None, dict]:
+        """Run one figure into staging/out in a subprocess; (problem or None, its record)."""
+        name = spec.name
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log_path = self.logs / f"{name}.log"
+        run_json = self.write_run(spec, upstream, staging)
+        env = harness_env(self.root, staging)
         timeout = spec.timeout[self.profile]
         with self._lock:
             self.running[name] = time.perf_counter()
         try:
             with open(log_path, "wb") as log:
-                proc = subprocess.Popen([sys.executable, "-m", "builder.harness", str(staging / "run.json")],
-                                        cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True,
+                proc = subprocess.Popen(harness_command(run_json), cwd=self.root, env=env, stdout=log,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                                         preexec_fn=functools.partial(_child_setup, spec.memory_gb))
                 with self._lock:
                     self._procs[name] = proc
@@ -192,7 +231,11 @@ class Runner:
                 self.running.pop(name, None)
                 self._procs.pop(name, None)
         if rc != 0:
-            return ("killed (out of memory?)" if rc in (-signal.SIGKILL, 137) else f"exit {rc}"), {}
+            return exit_problem(rc), {}
+        return self.collect(spec, staging, log_path)
+
+    def collect(self, spec: FigureSpec, staging: Path, log_path: Path) -> tuple[str | None, dict]:
+        """After the harness exited 0: its record, the outputs checked, the log kept in the entry."""
         record = json.loads((staging / "record.json").read_text(encoding="utf-8"))
         problem = _check_outputs(spec, staging / "out", record)
         if problem:
@@ -205,6 +248,7 @@ class Runner:
     def _fail(self, spec, staging, start, why) -> Outcome:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+        self.executor.release(self, spec)
         log_path = self.logs / f"{spec.name}.log"
         wall = time.perf_counter() - start
         rel = spec.path.relative_to(self.root)
@@ -230,6 +274,10 @@ class Runner:
             procs = list(self._procs.values())
         for proc in procs:
             _kill(proc)
+
+
+def exit_problem(rc: int) -> str:
+    return "killed (out of memory?)" if rc in (-signal.SIGKILL, 137) else f"exit {rc}"
 
 
 def _child_setup(memory_gb: float | None) -> None:
