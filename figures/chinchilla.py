@@ -1,0 +1,143 @@
+"""« Chinchilla paper 2022 » — iso-FLOP curves and compute-optimal model size, from the fits.
+
+Hoffmann et al., "Training Compute-Optimal Large Language Models", arXiv 2203.15556 (facts.md A17)
+fit L(N, D) = E + A/N^α + B/D^β (eq. 10: E 1.69, A 406.4, B 410.7, α 0.34, β 0.28) [V]. Epoch AI
+(Besiroglu, Erdil, Barnett, You, arXiv 2404.10102) refit Hoffmann's own points and got E 1.8172,
+A 482.01, B 2085.43, α 0.3478, β 0.3658 [V]. With C = 6·N·D the optimum is closed form:
+G = (αA/βB)^(1/(α+β)), N_opt = G·(C/6)^(β/(α+β)), D_opt = (C/6)/N_opt.
+Left, middle: loss along fixed compute budgets (iso-FLOP curves) for both fits. Right: N_opt(C)
+for both, against Kaplan et al. 2020's N_opt = 1.3e9·C^0.73 (C in PF-days; Table 6 [S]), with
+the talk's models placed at C = 6·N·D.
+
+Run alone: python figures/chinchilla.py --profile quick   (writes into _scratch/chinchilla/)
+"""
+
+FIGURE = {
+    "name": "chinchilla",
+    "caption": "Lois de Chinchilla : perte à budget de calcul fixé (courbes iso-FLOP) selon "
+               "l’ajustement de Hoffmann et al. (2022) et celui d’Epoch AI (2024), et taille de "
+               "modèle optimale en fonction du calcul, comparée à Kaplan et al. (2020)",
+    "alt": "Deux panneaux de courbes en U : pour chaque budget de calcul de 10 puissance 19 à 10 "
+           "puissance 25 opérations, la perte en fonction du nombre de paramètres a un minimum. "
+           "Troisième panneau, en log-log : la taille optimale croît comme le calcul à la puissance "
+           "0,45 ou 0,51 selon l’ajustement, moins vite que la loi de Kaplan (0,73) ; GPT-3, Gopher "
+           "et PaLM sont au-dessus de la frontière de Chinchilla, Chinchilla et Llama 2 près ou en dessous.",
+    "outputs": ["chinchilla.svg", "chinchilla.json"],
+    "needs": [],
+    "gpu": False,
+    "seed": 0,
+    "profiles": {  # closed forms on a grid (< 1 s): the three profiles are the same
+        "smoke": {"points": 200},
+        "quick": {"points": 200},
+        "full": {"points": 200},
+    },
+}
+
+import numpy as np
+
+from builder.script import setup
+from _style import plt, PALETTE, french_axes, french_number
+
+fig = setup(FIGURE)
+p = fig.params
+
+FITS = {  # facts.md A17 [V]
+    "hoffmann": {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28,
+                 "label": "Hoffmann et al. 2022 (éq. 10)", "source": "arXiv 2203.15556, eq. 10"},
+    "epoch": {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658,
+              "label": "Epoch AI 2024 (réajustement)", "source": "Besiroglu et al., arXiv 2404.10102"},
+}
+BUDGETS = [10.0 ** k for k in range(19, 26)]   # FLOPs, 1e19 ... 1e25
+PF_DAY = 1e15 * 86400                         # FLOPs in a petaflop/s-day (Kaplan's unit)
+MODELS = {  # params, training tokens (facts.md A17/F6; Llama 2's 2T tokens is [M], Z6)
+    "GPT-3": (175e9, 300e9), "Gopher": (280e9, 300e9), "Chinchilla": (70e9, 1.4e12),
+    "PaLM": (540e9, 780e9), "Llama 2 70B": (70e9, 2e12),
+}
+
+
+def loss(f, N, D):
+    return f["E"] + f["A"] / N ** f["alpha"] + f["B"] / D ** f["beta"]
+
+
+def optimum(f, C):
+    """Closed-form argmin of L(N, C/(6N)): set dL/dN = 0."""
+    a, b = f["alpha"], f["beta"]
+    G = (a * f["A"] / (b * f["B"])) ** (1 / (a + b))
+    N = G * (C / 6) ** (b / (a + b))
+    return N, C / (6 * N)
+
+
+# -- compute ------------------------------------------------------------------------------------
+results = {}
+for key, f in FITS.items():
+    iso = []
+    for C in BUDGETS:
+        N_opt, D_opt = optimum(f, C)
+        N = np.logspace(np.log10(N_opt) - 2, np.log10(N_opt) + 2, p["points"])
+        iso.append({"C": C, "N": N, "loss": loss(f, N, C / (6 * N)),
+                    "N_opt": N_opt, "D_opt": D_opt, "loss_opt": loss(f, N_opt, D_opt)})
+    N_g, D_g = optimum(f, 5.76e23)   # Gopher's and Chinchilla's budget
+    results[key] = {
+        "fit": f,
+        "exponent_N_opt": f["beta"] / (f["alpha"] + f["beta"]),   # N_opt ∝ C^a
+        "iso_flop": iso,
+        "at_5.76e23": {"N_opt": N_g, "D_opt": D_g, "D_over_N": D_g / N_g},
+        "at_1e21": dict(zip(("N_opt", "D_opt"), optimum(f, 1e21)),
+                        D_over_N=optimum(f, 1e21)[1] / optimum(f, 1e21)[0]),
+        "D_over_N_at_1e25": optimum(f, 1e25)[1] / optimum(f, 1e25)[0],
+        "model_losses": {m: loss(f, N, D) for m, (N, D) in MODELS.items()},
+    }
+
+C_grid = np.logspace(19, 25.5, p["points"])
+kaplan_N = 1.3e9 * (C_grid / PF_DAY) ** 0.73
+
+# -- plot ---------------------------------------------------------------------------------------
+OFFSETS = {"Gopher": (-20, 8), "Chinchilla": (-78, -14), "Llama 2 70B": (6, -16)}   # no overlaps
+
+
+def math_fr(x, decimals):
+    return french_number(x, decimals).replace(",", "{,}")   # mathtext would space a bare comma
+
+
+plot, axes = plt.subplots(1, 3, figsize=(16, 6.5))
+shades = plt.cm.viridis(np.linspace(0, 0.9, len(BUDGETS)))
+for ax, key in zip(axes[:2], FITS):
+    for shade, c in zip(shades, results[key]["iso_flop"]):
+        ax.semilogx(c["N"], c["loss"], color=shade, lw=2, label=f"10$^{{{int(np.log10(c['C']))}}}$")
+        ax.plot(c["N_opt"], c["loss_opt"], "o", color=shade, ms=7)
+    frontier = results[key]["iso_flop"]
+    ax.plot([c["N_opt"] for c in frontier], [c["loss_opt"] for c in frontier], "k--", lw=1.5)
+    ax.set_ylim(FITS[key]["E"] - 0.05, 4.0)
+    ax.set_xlim(1e7, 1e13)
+    ax.set_xlabel("paramètres N")
+    ax.set_ylabel("perte L(N, D = C/6N)")
+    ax.set_title(FITS[key]["label"], fontsize=15)
+    french_axes(ax)
+handles, labels = axes[0].get_legend_handles_labels()
+plot.legend(handles, labels, title="budget de calcul C (FLOP)", loc="lower center", ncol=len(BUDGETS),
+            fontsize=13, title_fontsize=13, bbox_to_anchor=(0.36, 0.0), frameon=False)
+
+ax = axes[2]
+for key, colour in zip(FITS, (PALETTE[0], PALETTE[1])):
+    N_front = [optimum(FITS[key], C)[0] for C in C_grid]
+    ax.loglog(C_grid, N_front, color=colour,
+              label=f"{FITS[key]['label'].split(' (')[0]} : C$^{{{math_fr(results[key]['exponent_N_opt'], 2)}}}$")
+ax.loglog(C_grid, kaplan_N, color=PALETTE[3], ls=":", label="Kaplan et al. 2020 : C$^{0{,}73}$")
+for (name, (N, D)), marker in zip(MODELS.items(), "osDv^"):
+    ax.plot(6 * N * D, N, marker, color="k", ms=8)
+    ax.annotate(name, (6 * N * D, N), xytext=OFFSETS.get(name, (7, -4)), textcoords="offset points",
+                fontsize=12)
+ax.set_xlabel("calcul C = 6·N·D (FLOP)")
+ax.set_ylabel("paramètres optimaux N$_{opt}$")
+ax.set_title("Taille optimale selon le calcul", fontsize=15)
+ax.legend(fontsize=11, loc="upper left")
+plot.tight_layout(rect=(0, 0.14, 1, 1))
+fig.savefig(plot, "chinchilla.svg")
+
+fig.save_json("chinchilla.json", {
+    "fits": results,
+    "models": {m: {"N": N, "D": D, "C": 6 * N * D} for m, (N, D) in MODELS.items()},
+    "kaplan": {"C": C_grid, "N_opt": kaplan_N,
+               "formula": "N_opt = 1.3e9 * (C / PF-day)^0.73, Kaplan et al. 2020 Table 6 [S]"},
+    "note": "C = 6ND throughout; Llama 2's 2T tokens is from memory [M] (facts.md Z6)",
+})

@@ -1,0 +1,63 @@
+"""« Développeur à l'ère des LLM » — a controlled experiment with GitHub Copilot.
+
+Peng, Kalliamvakou, Cihon, Demirer, "The Impact of AI on Developer Productivity: Evidence from
+GitHub Copilot", arXiv 2302.06590 (facts.md A10): developers asked to implement an HTTP server
+in JavaScript finished 55.8 % faster with Copilot [V]. The mean times, 71.17 min with Copilot vs
+160.89 min without, come from a secondary page only [S]; the plot says so. The speed-up is
+recomputed from those two means and must give back the paper's 55.8 %.
+
+Run alone: python figures/developer.py --profile quick   (writes into _scratch/developer/)
+"""
+
+FIGURE = {
+    "name": "developer",
+    "caption": "Avec GitHub Copilot, la tâche (un serveur HTTP en JavaScript) est terminée 55,8 % plus "
+               "vite (Peng et al., 2023)",
+    "alt": "Deux barres horizontales : 160,89 minutes en moyenne sans Copilot, 71,17 minutes avec, "
+           "soit 55,8 % de temps en moins ; les durées viennent d’une source secondaire.",
+    "outputs": ["developer.svg", "developer.json"],
+    "needs": [],
+    "gpu": False,
+    "seed": 0,
+    "profiles": {  # two numbers (< 1 s): the three profiles are the same
+        "smoke": {},
+        "quick": {},
+        "full": {},
+    },
+}
+
+from builder.script import setup
+from _style import plt, PALETTE, french_axes, french_number
+
+fig = setup(FIGURE)
+MINUTES = {"sans Copilot\n(groupe témoin)": 160.89, "avec Copilot": 71.17}   # [S] secondary page
+PAPER_SPEEDUP = 55.8                                                           # % faster [V]
+
+without, with_ = MINUTES.values()
+speedup = 100 * (without - with_) / without                 # time saved, as the paper counts it
+assert round(speedup, 1) == PAPER_SPEEDUP, speedup          # the [S] means must agree with the [V] 55.8 %
+
+plot, ax = plt.subplots(figsize=(10, 4.5))
+bars = ax.barh(list(MINUTES), list(MINUTES.values()), color=[PALETTE[1], PALETTE[0]], height=0.55)
+for bar, minutes in zip(bars, MINUTES.values()):
+    ax.text(bar.get_width() + 2, bar.get_y() + bar.get_height() / 2, f"{french_number(minutes, 2)} min",
+            va="center", fontsize=16)
+ax.text(with_ + 45, 1, f"soit {french_number(speedup, 1)}\u202f% plus rapide", va="center",
+        fontsize=18, color=PALETTE[3], fontweight="bold")
+ax.set_xlim(0, 200)
+ax.set_ylim(-0.5, 1.5)
+ax.set_xlabel("durée moyenne pour finir la tâche (minutes)")
+ax.set_title("Écrire un serveur HTTP en JavaScript (Peng et al., 2023)")
+ax.text(1.0, -0.3, "55,8\u202f% : article (arXiv 2302.06590) ; durées moyennes : source secondaire",
+        transform=ax.transAxes, ha="right", fontsize=12, style="italic", color="0.3")
+french_axes(ax, y=False)   # the y axis holds the two groups
+plot.tight_layout()
+fig.savefig(plot, "developer.svg")
+
+fig.save_json("developer.json", {
+    "minutes": {"with_copilot": with_, "without_copilot": without, "status": "S: secondary page"},
+    "speedup_percent": speedup,
+    "paper_speedup_percent": PAPER_SPEEDUP,
+    "source": "Peng et al. 2023, arXiv 2302.06590 (55.8 % faster) [V]; means 71.17 vs 160.89 min [S] "
+              "(facts.md A10)",
+})

@@ -1,0 +1,76 @@
+"""« L'émergence de nouvelles capacités » — the same model, smooth or "emergent" by the metric.
+
+Schaeffer, Miranda, Koyejo, "Are Emergent Abilities of Large Language Models a Mirage?",
+NeurIPS 2023, arXiv 2304.15004 (facts.md A19) [V]: emergence can come from a nonlinear metric.
+Toy version (facts.md F7b): the per-token accuracy improves smoothly with size N,
+p(N) = 1 − c·N^−α, but the exact match of a k-token answer needs every token right, p(N)^k,
+which stays near zero and then shoots up on the same log-N axis. c is set so that p(N_min) = 0.
+
+Run alone: python figures/emergence_metric.py --profile quick   (writes into _scratch/emergence-metric/)
+"""
+
+FIGURE = {
+    "name": "emergence-metric",
+    "caption": "Une émergence qui vient de la métrique (d’après Schaeffer et al., 2023) : la précision "
+               "par jeton progresse régulièrement, la réponse exacte sur 5 jetons semble surgir",
+    "alt": "Deux courbes en fonction de la taille du modèle, axe horizontal logarithmique : la précision "
+           "par jeton monte régulièrement, la précision en correspondance exacte, sa puissance 5, reste "
+           "près de zéro puis monte brusquement.",
+    "outputs": ["emergence-metric.svg", "emergence-metric.json"],
+    "needs": [],
+    "gpu": False,
+    "seed": 0,
+    "profiles": {  # closed form (< 1 s): the three profiles are the same
+        "smoke": {"alpha": 0.4, "N_min": 1e7, "N_max": 1e12, "k": 5, "points": 200},
+        "quick": {"alpha": 0.4, "N_min": 1e7, "N_max": 1e12, "k": 5, "points": 200},
+        "full": {"alpha": 0.4, "N_min": 1e7, "N_max": 1e12, "k": 5, "points": 200},
+    },
+}
+
+import numpy as np
+
+from builder.script import setup
+from _style import plt, PALETTE, french_axes, french_number
+
+fig = setup(FIGURE)
+p = fig.params
+
+N = np.logspace(np.log10(p["N_min"]), np.log10(p["N_max"]), p["points"])
+c = p["N_min"] ** p["alpha"]                 # p(N_min) = 0: the smallest model gets nothing right
+token = 1 - c * N ** -p["alpha"]             # smooth in log N
+exact = token ** p["k"]                      # all k tokens right
+
+
+def crossing(y, level):
+    return float(np.interp(level, y, N))     # both curves increase with N
+
+
+# What the exact-match metric reports while the per-token accuracy is already fair.
+N_token_half = crossing(token, 0.5)
+exact_at_token_half = float(np.interp(N_token_half, N, exact))     # = 0.5^k
+N_first = {name: crossing(y, 0.1) for name, y in (("token", token), ("exact", exact))}
+
+plot, ax = plt.subplots(figsize=(10, 5.5))
+ax.semilogx(N, 100 * token, color=PALETTE[0], lw=3, label="précision par jeton (linéaire)")
+ax.semilogx(N, 100 * exact, color=PALETTE[3], lw=3,
+            label=f"réponse exacte, {p['k']} jetons (non linéaire) : « émergente »")
+ax.axvline(N_token_half, color="0.4", ls=":", lw=1.5)
+ax.annotate(f"jeton : 50\u202f%\nexacte : {french_number(100 * exact_at_token_half, 1)}\u202f%", (N_token_half, 50),
+            xytext=(12, -40), textcoords="offset points", fontsize=13)
+ax.set_xlabel("taille du modèle N (paramètres)")
+ax.set_ylabel("précision (%)")
+ax.set_ylim(0, 100)
+ax.set_title("Même modèle, deux métriques")
+ax.legend(loc="lower right", fontsize=13)
+french_axes(ax)
+plot.tight_layout()
+fig.savefig(plot, "emergence-metric.svg")
+
+fig.save_json("emergence-metric.json", {
+    "params": dict(p), "c": c,
+    "N": N, "token_accuracy": token, "exact_match": exact,
+    "N_half": {"token": N_token_half, "exact": crossing(exact, 0.5)},
+    "exact_match_when_token_accuracy_is_half": exact_at_token_half,
+    "N_reaching_10_percent": N_first,
+    "source": "toy after Schaeffer et al. 2023, arXiv 2304.15004 [V] (facts.md A19, F7)",
+})

@@ -1,0 +1,119 @@
+"""« Baidu paper 2017 » — the three regions of a learning curve, on a language we can solve exactly.
+
+Hestness et al., "Deep Learning Scaling is Predictable, Empirically", arXiv 1712.00409 (facts.md
+A14) fit the generalisation error as ε(m) = α·m^β + γ with β between −0.07 and −0.35 [V] and
+sketch three regions: small data (best guess), power law, irreducible error [S].
+
+Here the data come from a synthetic "quanta language" (facts.md F3): K contexts with Zipf
+frequencies p_k ∝ k^−(1+a), each followed by one fixed token out of V, plus noise of entropy E.
+A learner that has seen a context predicts its token; otherwise it guesses uniformly (log V).
+After m examples the expected loss is exact:
+
+    L(m) = E + log V · Σ_k p_k (1 − p_k)^m,
+
+a power law of exponent a/(1+a) between the plateau log V + E and the floor E. A scipy
+curve_fit of α·m^β + γ on the middle decades must recover β ≈ −a/(1+a) and γ ≈ E. m is read as a
+continuous data size: the formula extends below one example, where the small-data plateau sits.
+
+Run alone: python figures/hestness.py --profile quick   (writes into _scratch/hestness/)
+"""
+
+FIGURE = {
+    "name": "hestness",
+    "caption": "Les trois régions d’une courbe d’apprentissage (Hestness et al., 2017), calculées "
+               "exactement sur un langage synthétique : petites données, loi de puissance, erreur irréductible",
+    "alt": "Courbe de perte en fonction de la taille des données, en échelle log-log : un plateau "
+           "près de l’erreur du hasard, puis une droite de pente −0,33, puis un palier à l’erreur "
+           "irréductible 0,7. L’ajustement en pointillés retrouve la pente et le palier.",
+    "outputs": ["hestness.svg", "hestness.json"],
+    "needs": [],
+    "gpu": False,
+    "seed": 0,
+    "profiles": {  # exact sums, K·points ≈ 5e7 terms (< 1 s): only the grid density changes
+        "smoke": {"K": 200_000, "a": 0.5, "V": 64, "E": 0.7, "points": 125, "fit_range": [1e2, 1e8]},
+        "quick": {"K": 200_000, "a": 0.5, "V": 64, "E": 0.7, "points": 249, "fit_range": [1e2, 1e8]},
+        "full": {"K": 200_000, "a": 0.5, "V": 64, "E": 0.7, "points": 249, "fit_range": [1e2, 1e8]},
+    },
+}
+
+import numpy as np
+from scipy.optimize import curve_fit
+
+from builder.script import setup
+from _style import plt, PALETTE, french_number
+
+fig = setup(FIGURE)
+p = fig.params
+
+
+def minus(text):
+    return text.replace("-", "\u2212")   # French typography: a true minus sign
+
+
+
+# -- the language: Zipf frequencies over K contexts --------------------------------------------
+k = np.arange(1, p["K"] + 1)
+pk = k ** -(1.0 + p["a"])
+pk /= pk.sum()
+logV = np.log(p["V"])
+
+# -- exact expected loss after m examples --------------------------------------------------------
+m = np.logspace(-2, 10, p["points"])
+log_unseen = np.log1p(-pk)                       # (1 − p)^m = exp(m·log1p(−p)), stable for tiny p
+excess = np.array([logV * np.sum(pk * np.exp(mi * log_unseen)) for mi in m])
+loss = p["E"] + excess
+
+# -- Hestness's fit on the middle decades ------------------------------------------------------
+lo, hi = p["fit_range"]
+sel = (m >= lo) & (m <= hi)
+
+
+def eps(x, alpha, beta, gamma):
+    return alpha * x ** beta + gamma
+
+
+(alpha, beta, gamma), cov = curve_fit(eps, m[sel], loss[sel], p0=(3.0, -0.3, 0.5), maxfev=20000)
+theory = p["a"] / (1 + p["a"])
+
+# Region boundaries (a convention, for the labels): the plateau ends when the learner has removed
+# 10 % of the best-guess excess; the floor starts when the excess is under 10 % of E.
+m_small = float(np.interp(-0.9 * logV, -excess, m))
+m_floor = float(np.interp(-0.1 * p["E"], -excess, m))
+
+# -- plot ----------------------------------------------------------------------------------------
+plot, ax = plt.subplots(figsize=(11, 6))
+for x0, x1, colour in ((m[0], m_small, PALETTE[5]), (m_floor, m[-1], PALETTE[6])):
+    ax.axvspan(x0, x1, color=colour, alpha=0.15, lw=0)
+ax.loglog(m, loss, color=PALETTE[0], lw=3, label="perte exacte du langage synthétique")
+ax.loglog(m[sel], eps(m[sel], alpha, beta, gamma), "--", color=PALETTE[3], lw=2.5,
+          label=f"ajustement α·m$^β$ + γ : β = {minus(french_number(beta, 3))}, γ = {french_number(gamma, 3)}")
+ax.axhline(logV + p["E"], color="0.4", ls=":", lw=1.5)
+ax.axhline(p["E"], color="0.4", ls=":", lw=1.5)
+ax.text(m[-1], (logV + p["E"]) * 1.04, "erreur du meilleur hasard (log V + E)", ha="right", va="bottom", fontsize=13)
+ax.text(m[-1], p["E"] * 0.95, "erreur irréductible E", ha="right", va="top", fontsize=13)
+y_label = 1.6
+ax.text(np.sqrt(m[0] * m_small), y_label, "petites\ndonnées", ha="center", fontsize=14)
+ax.text(np.sqrt(m_small * m_floor) * 30, 3.0,
+        f"loi de puissance\npente de L − E ≈ −a/(1+a)\n= −{french_number(theory, 3)}", ha="center", fontsize=14)
+ax.text(np.sqrt(m_floor * m[-1]), y_label, "erreur\nirréductible", ha="center", fontsize=14)
+ax.set_ylim(0.5, 7)
+ticks = [0.5, 0.7, 1, 2, 3, 5]
+ax.set_yticks(ticks, [french_number(t) for t in ticks])
+ax.yaxis.set_minor_formatter(plt.NullFormatter())
+ax.set_xlabel("taille des données m (exemples)")
+ax.set_ylabel("perte (nats/jeton)")
+ax.set_title(f"Courbe d’apprentissage : Zipf a = {french_number(p['a'])}, V = {p['V']}, E = {french_number(p['E'])}")
+ax.legend(loc="lower left", fontsize=13)
+plot.tight_layout()
+fig.savefig(plot, "hestness.svg")
+
+fig.save_json("hestness.json", {
+    "params": dict(p),
+    "m": m, "loss": loss, "excess": excess,
+    "fit": {"alpha": alpha, "beta": beta, "gamma": gamma, "stderr": np.sqrt(np.diag(cov)),
+            "range": [lo, hi]},
+    "theory": {"exponent": -theory, "floor": p["E"], "best_guess": logV + p["E"]},
+    "regions": {"small_data_until": m_small, "irreducible_from": m_floor},
+    "source": "Hestness et al. 2017, arXiv 1712.00409 (ε(m) = α·m^β + γ) [V]; "
+              "analytic quanta language of facts.md F3 [C]",
+})

@@ -1,0 +1,88 @@
+"""« Scaling laws for Neural LM 2020 » — Kaplan et al.'s three power laws, as published.
+
+Kaplan, McCandlish, Henighan, Brown, Chess, Child, Gray, Radford, Wu, Amodei, "Scaling Laws for
+Neural Language Models", arXiv 2001.08361 (facts.md A15). The slide's image is most likely their
+Fig. 1: test loss (nats/token, WebText2) against compute, data and non-embedding parameters.
+This script does NOT reproduce their data: it plots the three published fits [V]
+
+    L(C_min) = (3.1e8 PF-days / C_min)^0.050      (eq. 1.3; Fig. 1's label reads 2.3e8)
+    L(D)     = (5.4e13 tokens / D)^0.095
+    L(N)     = (8.8e13 params / N)^0.076
+
+over the ranges their runs covered. Those ranges are NOT verified: N up to 1.5e9 [S], the rest
+read off Fig. 1 from memory [M]; the JSON says so.
+
+Run alone: python figures/kaplan.py --profile quick   (writes into _scratch/kaplan/)
+"""
+
+FIGURE = {
+    "name": "kaplan",
+    "caption": "Les trois lois d’échelle publiées par Kaplan et al. (2020) : perte de test en fonction "
+               "du calcul, des données et des paramètres. Ce sont les ajustements publiés, pas des données.",
+    "alt": "Trois panneaux en échelle log-log, chacun une droite décroissante : la perte baisse en loi "
+           "de puissance avec le calcul (exposant 0,050), la taille du jeu de données (0,095) et le "
+           "nombre de paramètres hors plongements (0,076).",
+    "outputs": ["kaplan.svg", "kaplan.json"],
+    "needs": [],
+    "gpu": False,
+    "seed": 0,
+    "profiles": {  # closed-form curves (< 1 s): the three profiles are the same
+        "smoke": {"points": 50},
+        "quick": {"points": 50},
+        "full": {"points": 50},
+    },
+}
+
+import numpy as np
+from matplotlib.ticker import NullFormatter
+
+from builder.script import setup
+from _style import plt, PALETTE, french_number
+
+fig = setup(FIGURE)
+p = fig.params
+
+# -- the published laws (facts.md A15, all [V]) and the ranges they were fitted on ---------
+LAWS = [
+    # key, x label, constant, exponent, fitted range, range status, colour
+    ("C", r"calcul $C_{\min}$ (PF-jours)", 3.1e8, 0.050, (1e-9, 1e1), "M: Fig. 1 axis, from memory", PALETTE[0]),
+    ("D", "données D (jetons)", 5.4e13, 0.095, (2.2e7, 2.3e10), "M: 22M-23B tokens, from memory", PALETTE[2]),
+    ("N", "paramètres N (hors plongements)", 8.8e13, 0.076, (1e5, 1.5e9),
+     "S: up to 1.5B [S]; 1e5 = Fig. 1 axis [M]", PALETTE[3]),
+]
+
+curves = {}
+for key, _, const, alpha, (lo, hi), status, _ in LAWS:
+    x = np.logspace(np.log10(lo), np.log10(hi), p["points"])
+    curves[key] = {"x": x, "loss": (const / x) ** alpha, "constant": const, "exponent": alpha,
+                   "range": [lo, hi], "range_status": status,
+                   "loss_factor_per_10x": 10 ** -alpha}   # facts.md: 0.891, 0.804, 0.839
+
+# -- plot -------------------------------------------------------------------------------------
+plot, axes = plt.subplots(1, 3, figsize=(14, 5.2), sharey=True)
+for ax, (key, xlabel, const, alpha, _, _, colour) in zip(axes, LAWS):
+    c = curves[key]
+    ax.loglog(c["x"], c["loss"], color=colour, lw=3)
+    ax.set_xlabel(xlabel)
+    ax.set_title(f"L = ({key}$_c$ / {key})$^{{{french_number(alpha, 3).replace(',', '{,}')}}}$",
+                 fontsize=16)
+    ax.grid(True, which="major", alpha=0.3)
+    # 10× more of the resource multiplies the loss by 10^-alpha
+    mantissa, exponent = f"{const:.1e}".split("e")
+    ax.text(0.95, 0.95, f"{key}$_c$ = {mantissa.replace('.', ',')}·10$^{{{int(exponent)}}}$\n"
+            f"×10 → perte ×{french_number(10 ** -alpha, 3)}", transform=ax.transAxes,
+            ha="right", va="top", fontsize=13)
+ticks = [2, 3, 4, 5, 6, 7]
+axes[0].set_yticks(ticks, [str(t) for t in ticks])
+axes[0].yaxis.set_minor_formatter(NullFormatter())
+axes[0].set_ylabel("perte de test (nats/jeton)")
+plot.suptitle("Kaplan et al., 2020 : lois publiées (ajustements), pas des données", fontsize=18)
+plot.tight_layout()
+fig.savefig(plot, "kaplan.svg")
+
+fig.save_json("kaplan.json", {
+    "laws": curves,
+    "source": "Kaplan et al. 2020, arXiv 2001.08361, eq. 1.1-1.3 (facts.md A15) [V]",
+    "note": "published fits only, no data; L(C_min) uses eq. 1.3's 3.1e8 PF-days, Fig. 1's label "
+            "reads 2.3e8; fitted ranges not verified (see range_status)",
+})

@@ -1,0 +1,104 @@
+"""« Les LLM savent programmer » — what codeLlama's sinusoid code really draws.
+
+The slide quotes codeLlama's answer to "How can I draw a sinusoid in javascript?" (Code Llama:
+Rozière et al., arXiv 2308.12950). Simulated on the default 300×150 canvas, in canvas
+coordinates (origin top-left, y pointing down), the code draws one 1-px horizontal dash per
+column at y = 100·sin(i) (facts.md A7 [C]):
+  - no vertical offset: 149 of the 300 dashes fall at y < 0, off the canvas, and the rest is
+    upside down;
+  - frequency 1 rad/px: a period of 2π ≈ 6.3 px, ≈ 47.7 periods across, which looks like hatching;
+  - dashes are never joined: consecutive y jump by up to 95.88 px;
+  - amplitude 100 > 75 = H/2, so it would clip even once centred.
+The corrected version centres the curve, draws 2 periods of amplitude 60 and strokes one path.
+
+Run alone: python figures/sinusoid_canvas.py --profile quick   (writes into _scratch/sinusoid-canvas/)
+"""
+
+FIGURE = {
+    "name": "sinusoid-canvas",
+    "caption": "La sinusoïde de codeLlama, simulée sur un canevas de 300 × 150 pixels : des tirets "
+               "épars dont la moitié sort du canevas, puis la version corrigée",
+    "alt": "À gauche, le canevas vu avec la zone au-dessus de lui : 300 petits tirets horizontaux "
+           "éparpillés entre −100 et 100 pixels, dont 149 au-dessus du bord, hors du canevas. À droite, "
+           "une sinusoïde continue de deux périodes, centrée dans le canevas.",
+    "outputs": ["sinusoid-canvas.svg", "sinusoid-canvas.json"],
+    "needs": [],
+    "gpu": False,
+    "seed": 0,
+    "profiles": {  # 300 dashes (< 1 s): the three profiles are the same
+        "smoke": {"amplitude_fixed": 60, "cycles": 2},
+        "quick": {"amplitude_fixed": 60, "cycles": 2},
+        "full": {"amplitude_fixed": 60, "cycles": 2},
+    },
+}
+
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.patches import Rectangle
+
+from builder.script import setup
+from _style import plt, PALETTE, french_axes, french_number
+
+fig = setup(FIGURE)
+p = fig.params
+W, H = 300, 150   # default <canvas> size, in CSS pixels
+
+# -- 1. the slide's loop: amplitude 100, frequency 1, phase 0, one dash (x, y) -> (x + 1, y) ------
+i = np.arange(W)
+y = 100 * np.sin(1 * i + 0)
+off = y < 0                                   # above the top edge: not on the canvas
+dashes = [[(x, v), (x + 1, v)] for x, v in zip(i, y)]
+jumps = np.abs(np.diff(y))
+
+# -- 2. the fix: centred, 2 periods across, amplitude under H/2, one joined path -------------------
+xs = np.arange(W + 1)
+ys = H / 2 - p["amplitude_fixed"] * np.sin(2 * np.pi * p["cycles"] * xs / W)
+FIXED_JS = f"""const canvas = document.getElementById("myCanvas");
+const ctx = canvas.getContext("2d");
+const amplitude = {p['amplitude_fixed']};   // below canvas.height / 2, so nothing is clipped
+const cycles = {p['cycles']};        // periods across the canvas
+ctx.beginPath();
+for (let x = 0; x <= canvas.width; x++) {{
+  const y = canvas.height / 2 - amplitude * Math.sin(2 * Math.PI * cycles * x / canvas.width);
+  if (x === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+}}
+ctx.stroke();"""
+
+# -- plot: two views of the same canvas, y pointing down as in the browser -------------------------
+plot, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
+for ax in (left, right):
+    ax.add_patch(Rectangle((0, 0), W, H, facecolor="white", edgecolor="0.2", lw=1.5, zorder=0))
+    ax.set_facecolor("0.92")   # outside the canvas
+    ax.set_xlim(-5, W + 5)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (px)")
+    french_axes(ax)
+left.add_collection(LineCollection([d for d, o in zip(dashes, off) if not o], colors=PALETTE[0], linewidths=3))
+left.add_collection(LineCollection([d for d, o in zip(dashes, off) if o], colors="0.6", linewidths=3))
+left.set_ylim(H + 5, -110)     # inverted: canvas y grows downwards; show the off-canvas band above
+left.set_ylabel("y (px, vers le bas)")
+left.set_title("Ce que dessine le code")
+left.text(W / 2, -55, f"hors du canevas : {int(off.sum())} tirets sur {W}", ha="center", va="center",
+          fontsize=14, color="0.25", bbox=dict(facecolor="0.92", edgecolor="none"))
+left.text(W / 2, H - 12, f"≈ {french_number(W / (2 * np.pi), 1)} périodes ; sauts jusqu’à "
+          f"{french_number(jumps.max(), 1)} px", ha="center", fontsize=13, color="0.25",
+          bbox=dict(facecolor="white", edgecolor="none", alpha=0.8))
+right.plot(xs, ys, color=PALETTE[2], lw=3)
+right.set_ylim(H + 5, -5)
+right.set_title("Version corrigée")
+plot.tight_layout()
+fig.savefig(plot, "sinusoid-canvas.svg")
+
+fig.save_json("sinusoid-canvas.json", {
+    "canvas": [W, H],
+    "dashes": W,
+    "off_canvas": int(off.sum()),
+    "max_abs_jump_px": float(jumps.max()),       # = 200·sin(0.5), facts.md A7
+    "periods": W / (2 * np.pi),
+    "amplitude_over_half_height": 100 / (H / 2),
+    "y": y,
+    "fixed": {"amplitude": p["amplitude_fixed"], "cycles": p["cycles"], "javascript": FIXED_JS,
+              "y_min": float(ys.min()), "y_max": float(ys.max())},
+    "source": "codeLlama answer on the slide; Code Llama: Rozière et al. 2023, arXiv 2308.12950 [V]; "
+              "numbers as in facts.md A7 [C]",
+})
