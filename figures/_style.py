@@ -32,8 +32,13 @@ plt.rcParams.update({
 
 def french_number(value: float, decimals: int | None = None) -> str:
     """12.5 -> '12,5'; 1234567 -> '1 234 567' (narrow no-break space as thousands separator)."""
-    text = f"{value:,.{decimals}f}" if decimals is not None else f"{value:,g}"
-    return text.replace(",", "\u202f").replace(".", ",")
+    if decimals is not None:
+        text = f"{value:,.{decimals}f}"
+    elif float(value).is_integer() and abs(value) < 1e15:
+        text = f"{int(value):,}"
+    else:
+        text = f"{value:,.6g}"
+    return text.replace(",", "\u202f").replace(".", ",").replace("-", "\u2212")
 
 
 def _tick(value, _pos):
@@ -44,9 +49,11 @@ def _tick(value, _pos):
 
 
 def french_axes(ax, x=True, y=True):
-    """Decimal comma on linear axes (log axes keep their 10^k labels)."""
-    if x and ax.get_xscale() == "linear":
-        ax.xaxis.set_major_formatter(FuncFormatter(_tick))
-    if y and ax.get_yscale() == "linear":
-        ax.yaxis.set_major_formatter(FuncFormatter(_tick))
+    """Decimal comma on linear numeric axes (log axes keep their 10^k labels; category
+    axes keep their labels)."""
+    from matplotlib.ticker import ScalarFormatter
+
+    for wanted, axis, scale in ((x, ax.xaxis, ax.get_xscale()), (y, ax.yaxis, ax.get_yscale())):
+        if wanted and scale == "linear" and isinstance(axis.get_major_formatter(), ScalarFormatter):
+            axis.set_major_formatter(FuncFormatter(_tick))
     return ax
