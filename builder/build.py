@@ -12,7 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import __version__, render, slides
+from . import __version__, publish, render, slides
 from .cache import Cache, Entry, digest_json, sha256_file
 from .errors import BuildError, ConfigError
 from .executors import clean_staging
@@ -77,11 +77,15 @@ def disk_errors(root: Path):
             exc.tip = f"{exc.tip}; {tip}" if exc.tip else tip
         raise
     except OSError as exc:
-        where = exc.filename or root
-        if Path(where).is_relative_to(root):
-            where = Path(where).relative_to(root)
-        raise BuildError(f"could not write {where}: {exc.strerror or str(exc)[:300]}",
-                         tip=_space_tip(root) or "check the free space and permissions of the deck's directory") from None
+        why = exc.strerror or str(exc)[:300]
+        if exc.filename:
+            where = Path(exc.filename)
+            where = where.relative_to(root) if where.is_relative_to(root) else where
+            message = f"could not write {where}: {why}"
+        else:
+            message = f"a write failed while building the deck: {why}"
+        raise BuildError(message, tip=_space_tip(root) or "check the free space and permissions of the deck's "
+                                                          "directory") from None
 
 
 def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep_going: bool,
@@ -116,6 +120,7 @@ def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep
             else:
                 render.render_pandoc(root, config, lines, sources, figures)
                 render.copy_figures(root)
+            publish.finalize_site(root, root / render.SITE, figures, outcomes)
             stamp_file.write_text(stamp)
             rendered = f"rendered with {which} in {time.perf_counter() - t:.1f} s"
     counts = {s: sum(o.state == s for o in outcomes.values()) for s in ("ran", "cached")}

@@ -17,7 +17,9 @@ Slide text never enters a key. Device, wall time and date are recorded, not keye
 
 Layout: cache/<figure>/<key[:16]>/{manifest.json, log.txt, out/<outputs>}. An entry is
 written in cache/.tmp/ and renamed into place, so it exists whole or not at all. An entry
-whose files do not match the sha256 in its manifest is corrupt: it counts as missing.
+whose files do not match the sha256 in its manifest, or whose manifest was edited (its key is
+no longer the digest of what it records), is corrupt: reported, discarded and recomputed. A
+directory without a readable manifest is a miss; the entry computed for its key replaces it.
 JSON only, no pickle.
 
 There is a catch, as ccache says of its own direct mode: the files a figure reads are only
@@ -158,6 +160,21 @@ def scan_imports(tree: ast.Module, root: Path) -> tuple[dict[str, ast.Module], s
 _dist_cache: dict[str, list[str]] | None = None
 
 
+def _version(name: str) -> str:
+    """importlib.metadata.version(name), without parsing the whole METADATA as an e-mail (its long
+    description makes that ~1.5 ms a package, paid for every figure by `ces status`)."""
+    import importlib.metadata
+
+    dist = importlib.metadata.distribution(name)  # PackageNotFoundError if none
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    for line in text.splitlines():
+        if not line.strip():
+            break  # end of the headers
+        if line.startswith("Version:"):
+            return line.split(":", 1)[1].strip()
+    return dist.version
+
+
 def package_versions(modules: set[str]) -> dict[str, str]:
     """Distribution versions of top-level module names (yaml -> PyYAML 6.0.3)."""
     import importlib.metadata  # here: the figure harness imports this module and needs none of it
@@ -166,14 +183,14 @@ def package_versions(modules: set[str]) -> dict[str, str]:
     versions = {}
     for mod in sorted(modules):
         try:
-            versions[mod] = importlib.metadata.version(mod)
+            versions[mod] = _version(mod)
             continue
         except importlib.metadata.PackageNotFoundError:
             pass
         if _dist_cache is None:  # slower; only when a module's name is not its distribution's
             _dist_cache = importlib.metadata.packages_distributions()
         for dist in _dist_cache.get(mod, []):
-            versions[dist] = importlib.metadata.version(dist)
+            versions[dist] = _version(dist)
         if not _dist_cache.get(mod):
             versions[mod] = "not installed"
     return versions

@@ -185,12 +185,13 @@ def preview(profile, jobs, renderer, port, open_browser):
         from .errors import ConfigError
         raise ConfigError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}",
                           tip="pass another --port (0 picks a free one)") from None
-    p.start()
-    click.echo(f"Preview on {p.url} (Ctrl+C to stop)")
-    if open_browser:
+    if open_browser:  # during the first build: the page reloads when it is done
+        import threading
         import webbrowser
-        webbrowser.open(p.url)
+
+        threading.Thread(target=webbrowser.open, args=(p.url,), daemon=True).start()
     try:
+        p.start()
         p.wait()
     except KeyboardInterrupt:
         click.echo("Stopping the preview")

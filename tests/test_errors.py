@@ -134,7 +134,8 @@ def test_paths_with_spaces_and_accents(tmp_path, run_ces):
     root = tmp_path / "Présentations d'été" / "deck à moi"
     shutil.copytree(FIXTURES / "minideck", root)
     run_ces(root, "build", "--profile", "smoke")
-    assert (root / "_site" / "_figures" / "line" / "line.svg").exists()
+    from builder.publish import published_path
+    assert published_path(root / "_site", "line", "line.svg").is_file()
 
 
 def test_outside_a_deck(tmp_path, run_ces):

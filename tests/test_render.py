@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from browser import CHROMIUM, inspect_deck, serve
+from builder.publish import published_path
 
 
 def slide_titles(html: str) -> list[str]:
@@ -22,11 +23,12 @@ def test_rendered_deck_has_the_slides_and_assets(deck, run_ces):
     assert '<html lang="fr"' in html
     assert html.count('<aside class="notes">') == 2
     assert "<math" in html  # MathML, no network
-    assert 'data-src="_figures/line/line.svg"' in html and 'alt="Une droite qui monte"' in html
+    assert re.search(r'data-src="_figures/line/line\.[0-9a-f]{8}\.svg"', html) and 'alt="Une droite qui monte"' in html
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing loaded from elsewhere
     for asset in ("reveal.js/dist/reveal.js", "reveal.js/dist/theme/white.css", "reveal.js/plugin/notes/notes.js",
-                  "deck.css", "_figures/line/line.svg"):
+                  "deck.css", "provenance.html"):
         assert (deck / "_site" / asset).is_file(), asset
+    assert published_path(deck / "_site", "line", "line.svg").is_file()
 
 
 def test_declared_alt_text_is_used_when_the_slide_gives_none(deck, run_ces):
@@ -49,11 +51,11 @@ def test_noop_build_renders_nothing_and_slide_edit_runs_no_figure(deck, run_ces)
 
 def test_figure_change_rematerialises_the_output(deck, run_ces):
     run_ces(deck, "build", "--profile", "smoke")
-    before = (deck / "_site" / "_figures" / "line" / "line.json").read_text()
+    before = published_path(deck / "_site", "line", "line.json").read_text()
     (deck / "figures" / "data" / "offset.txt").write_text("7\n")
     out = run_ces(deck, "build", "--profile", "smoke")
     assert "ran      line" in out.stdout
-    after = (deck / "_site" / "_figures" / "line" / "line.json").read_text()
+    after = published_path(deck / "_site", "line", "line.json").read_text()
     assert before != after and '"offset": 7.0' in after
 
 
