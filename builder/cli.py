@@ -119,7 +119,8 @@ def verify(profile, figures):
 
     root = stage.find_root()
     specs, _ = stage.status(root, profile, names=list(figures) or None)
-    run_verify(root, specs, profile, names=list(figures) or None, echo=click.echo)
+    with stage.build_lock(root, click.echo):  # a build starting meanwhile would wipe the scratch
+        run_verify(root, specs, profile, names=list(figures) or None, echo=click.echo)
 
 
 @cli.command()

@@ -172,6 +172,7 @@ class Runner:
             self.echo(f"  running  {name} [{self.profile}]")
         start = time.perf_counter()
         staging = None
+        (self.logs / f"{name}.log").unlink(missing_ok=True)  # a tail shown on failure is this run's
         try:
             staging = self.executor.staging(self, spec, inputs)
             problem, record = self.executor.execute(self, spec, upstream, staging)
@@ -277,7 +278,9 @@ class Runner:
 
 
 def exit_problem(rc: int) -> str:
-    return "killed (out of memory?)" if rc in (-signal.SIGKILL, 137) else f"exit {rc}"
+    if rc in (-signal.SIGKILL, 137):
+        return "killed by SIGKILL (out of memory, or killed from outside)"
+    return f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
 
 
 def _child_setup(memory_gb: float | None) -> None:

@@ -1,0 +1,129 @@
+"""How ces' bookkeeping grows with the number of figures.
+
+On a generated deck of N trivial figures (benchmarks/gendeck.py; N = 25, 50, 100, 200 by
+default), measures:
+
+  cold_j1_s / cold_j2_s   `ces build` from an empty cache with --jobs 1 and --jobs 2
+  status_s                `ces status` with every figure fresh (median of --runs)
+  noop_s                  `ces build` with everything cached and nothing changed (median)
+  status_inproc_s         the same status computed in-process (no interpreter start-up)
+  startup_s               `python -c "import builder.cli"` alone: what every command pays
+
+Usage: python benchmarks/bench_scaling.py [--sizes 25,50,100,200] [--runs 5] [--profile-top 12]
+                                         [--baseline DIR]
+Writes benchmarks/results/scaling.json; with --profile-top K, prints the K most expensive
+functions of an in-process `ces status` on the largest deck (cProfile). With --baseline DIR (a
+directory holding another version's builder/ package, e.g. `git archive HEAD builder | tar -x
+-C DIR`), `ces status` and the no-op build are also timed with it, interleaved with the current
+version's runs so that both see the same machine load (baseline_status_s, baseline_noop_s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+import gendeck  # noqa: E402
+
+CES = [sys.executable, "-m", "builder.cli"]
+
+
+def run(cmd, cwd) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def median(cmd, cwd, runs) -> float:
+    return statistics.median(run(cmd, cwd) for _ in range(runs))
+
+
+def ab(cmd, cwd, runs, baseline: str | None) -> tuple[float, float | None]:
+    """Median time of cmd with this builder and, interleaved, with the baseline's."""
+    if not baseline:
+        return median(cmd, cwd, runs), None
+    env = dict(os.environ, PYTHONPATH=baseline)
+    now, base = [], []
+    for _ in range(runs):
+        now.append(run(cmd, cwd))
+        t = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, env=env)
+        base.append(time.perf_counter() - t)
+    return statistics.median(now), statistics.median(base)
+
+
+def wipe(root: Path) -> None:
+    for rel in ("cache", "_site", "slides/_figures"):
+        shutil.rmtree(root / rel, ignore_errors=True)
+
+
+def status_inproc(root: Path):
+    from builder.build import status
+
+    return status(root, "smoke")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="25,50,100,200")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile-top", type=int, default=12)
+    parser.add_argument("--baseline", help="directory holding another version's builder/ package")
+    parser.add_argument("--baseline-label", help="what the baseline is (recorded in the results)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+               "baseline": args.baseline_label or args.baseline,
+               "runs": args.runs, "startup_s": median([sys.executable, "-c", "import builder.cli"], HERE, args.runs),
+               "sizes": {}}
+    with tempfile.TemporaryDirectory(prefix="ces-scaling-") as tmp:
+        for n in sizes:
+            root = Path(tmp) / f"deck{n}"
+            gendeck.generate(root, n)
+            row = {"cold_j1_s": run(CES + ["build", "--profile", "smoke", "--jobs", "1"], root)}
+            wipe(root)
+            row["cold_j2_s"] = run(CES + ["build", "--profile", "smoke", "--jobs", "2"], root)
+            row["status_s"], base_status = ab(CES + ["status", "--profile", "smoke"], root, args.runs, args.baseline)
+            row["noop_s"], base_noop = ab(CES + ["build", "--profile", "smoke"], root, args.runs, args.baseline)
+            if args.baseline:
+                row["baseline_status_s"], row["baseline_noop_s"] = base_status, base_noop
+            samples = []
+            for _ in range(args.runs):
+                t = time.perf_counter()
+                _, states = status_inproc(root)
+                samples.append(time.perf_counter() - t)
+                assert all(s.state == "fresh" for s in states.values())
+            row["status_inproc_s"] = statistics.median(samples)
+            per_figure = {k: round(1000 * row[k] / n, 2) for k in ("cold_j1_s", "cold_j2_s", "noop_s", "status_inproc_s")}
+            print(f"N={n:4d}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
+            results["sizes"][n] = {k: round(v, 3) for k, v in row.items()}
+            results["sizes"][n]["per_figure_ms"] = per_figure
+        if args.profile_top:
+            root = Path(tmp) / f"deck{sizes[-1]}"
+            prof = cProfile.Profile()
+            prof.runcall(status_inproc, root)
+            text = io.StringIO()
+            pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(args.profile_top)
+            print(text.getvalue())
+    out = HERE / "results" / "scaling.json"
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"startup {results['startup_s']:.3f} s; written {out.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()
