@@ -19,9 +19,9 @@ FIGURE = {
     "gpu": False,
     "seed": 0,
     "profiles": {
-        "smoke": {"steps": 60, "lr": 0.1, "k": 2.0, "target": 8.0, "c0": 2.0},
-        "quick": {"steps": 300, "lr": 0.1, "k": 2.0, "target": 8.0, "c0": 2.0},
-        "full": {"steps": 300, "lr": 0.1, "k": 2.0, "target": 8.0, "c0": 2.0},
+        "smoke": {"steps": 40, "lr": 0.1, "k": 2.0, "target": 8.0, "c0": 2.0},
+        "quick": {"steps": 80, "lr": 0.1, "k": 2.0, "target": 8.0, "c0": 2.0},
+        "full": {"steps": 80, "lr": 0.1, "k": 2.0, "target": 8.0, "c0": 2.0},
     },
 }
 
