@@ -195,7 +195,7 @@ def test_status_imports_neither_torch_nor_transformers(tmp_path, tiny_model):
     status, imported = json.loads(out.stdout)
     assert imported == []
     assert status["sinusoid"].startswith("missing") and status["pot"] == "transcript (no model configured)"
-    assert status["icl"].startswith("missing")
+    assert status["icl"] == "no answer (no model configured, and the talk shows none)"
 
 
 # -- the fallback ---------------------------------------------------------------------------
