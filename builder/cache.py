@@ -30,7 +30,6 @@ file it recorded still hashes the same. A read that depends on data outside the 
 
 from __future__ import annotations
 
-import ast
 import datetime as _dt
 import hashlib
 import json
@@ -39,6 +38,9 @@ import shutil
 import sys
 import uuid
 from dataclasses import dataclass, field
+
+from . import memo
+from .memo import code_digest  # noqa: F401 (re-exported: the normalisation keys use)
 from pathlib import Path
 
 FORMAT = 1
@@ -58,25 +60,6 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _strip_docstrings(tree: ast.AST) -> None:
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                    and isinstance(body[0].value.value, str):
-                node.body = body[1:] or [ast.Pass()]
-
-
-def code_digest(tree: ast.Module, drop_figure: bool = False) -> str:
-    """sha256 of the code's AST: comments, docstrings and formatting do not count."""
-    tree = ast.parse(ast.unparse(tree))  # a private copy to strip
-    _strip_docstrings(tree)
-    if drop_figure:
-        tree.body = [n for n in tree.body if not (isinstance(n, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "FIGURE" for t in n.targets))]
-    return sha256_bytes(ast.dump(tree, annotate_fields=False, include_attributes=False).encode())
-
-
 def file_digest(path: Path) -> str | None:
     """Digest of a file read by a figure (None if gone): normalised for .py, bytes otherwise.
     A directory's digest is that of its sorted listing."""
@@ -85,8 +68,8 @@ def file_digest(path: Path) -> str | None:
             return sha256_bytes("\n".join(sorted(os.listdir(path))).encode())
         if path.suffix == ".py":
             try:
-                return code_digest(ast.parse(path.read_bytes()))
-            except SyntaxError:
+                return memo.facts(path)["code"]
+            except (SyntaxError, ValueError):
                 pass
         return sha256_file(path)
     except (FileNotFoundError, NotADirectoryError, PermissionError):
@@ -98,48 +81,22 @@ def digest_json(obj) -> str:
 
 
 # -- imports ----------------------------------------------------------------------------
-def _imported_names(tree: ast.Module) -> list[str]:
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names += [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-            names += [f"{node.module}.{a.name}" for a in node.names]  # `from pkg import module`
-    return names
-
-
 def _find_local(name: str, search: list[Path]) -> Path | None:
-    parts = name.split(".")
+    rel = name.replace(".", os.sep)
     for base in search:
-        for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):
-            if candidate.is_file():
-                return candidate
+        for candidate in (os.path.join(base, rel + ".py"), os.path.join(base, rel, "__init__.py")):
+            if os.path.isfile(candidate):
+                return Path(candidate)
     return None
 
 
-# A local module's parse, code digest and imports, by its source: figures share helpers
-# (figures/_style.py, ...), and each is parsed and digested once per process, not per figure.
-_modules: dict[bytes, tuple[ast.Module, str, list[str]]] = {}
-_module_digests: dict[int, str] = {}  # id of a tree held in _modules -> its code digest
-
-
-def _local_module(path: Path) -> tuple[ast.Module, list[str]]:
-    source = path.read_bytes()
-    known = _modules.get(source)
-    if known is None:
-        tree = ast.parse(source, filename=str(path))
-        known = _modules[source] = (tree, code_digest(tree), _imported_names(tree))
-        _module_digests[id(tree)] = known[1]
-    return known[0], known[2]
-
-
-def scan_imports(tree: ast.Module, root: Path) -> tuple[dict[str, ast.Module], set[str]]:
-    """Project-local modules imported (transitively, by relative path) and third-party top-level names."""
+def scan_imports(names: list[str], root: Path) -> tuple[dict[str, str], set[str]]:
+    """Project-local modules imported (transitively: relative path -> code digest) and
+    third-party top-level names."""
     search = [root / "figures", root]
-    local: dict[str, ast.Module] = {}
+    local: dict[str, str] = {}
     third: set[str] = set()
-    todo = [_imported_names(tree)]
+    todo = [names]
     while todo:
         for name in todo.pop():
             top = name.split(".")[0]
@@ -152,8 +109,9 @@ def scan_imports(tree: ast.Module, root: Path) -> tuple[dict[str, ast.Module], s
                 continue
             rel = path.relative_to(root).as_posix()
             if rel not in local:
-                local[rel], names = _local_module(path)
-                todo.append(names)
+                found = memo.facts(path)
+                local[rel] = found["code"]
+                todo.append(found["imports"])
     return local, third
 
 
@@ -175,25 +133,35 @@ def _version(name: str) -> str:
     return dist.version
 
 
+_versions_of_module: dict[str, dict[str, str]] = {}  # per process: figures share their imports
+# Modules whose distribution has another name: looked up directly, since the general mapping
+# (importlib.metadata.packages_distributions) reads every installed package (~0.3 s).
+DISTRIBUTION_OF = {"yaml": "PyYAML", "sklearn": "scikit-learn", "PIL": "Pillow", "cv2": "opencv-python",
+                   "bs4": "beautifulsoup4", "skimage": "scikit-image", "attr": "attrs"}
+
+
 def package_versions(modules: set[str]) -> dict[str, str]:
     """Distribution versions of top-level module names (yaml -> PyYAML 6.0.3)."""
+    versions = {}
+    for mod in sorted(modules):
+        if mod not in _versions_of_module:
+            _versions_of_module[mod] = _module_versions(mod)
+        versions.update(_versions_of_module[mod])
+    return versions
+
+
+def _module_versions(mod: str) -> dict[str, str]:
     import importlib.metadata  # here: the figure harness imports this module and needs none of it
 
     global _dist_cache
-    versions = {}
-    for mod in sorted(modules):
+    for dist in filter(None, (mod, DISTRIBUTION_OF.get(mod))):
         try:
-            versions[mod] = _version(mod)
-            continue
+            return {dist: _version(dist)}
         except importlib.metadata.PackageNotFoundError:
             pass
-        if _dist_cache is None:  # slower; only when a module's name is not its distribution's
-            _dist_cache = importlib.metadata.packages_distributions()
-        for dist in _dist_cache.get(mod, []):
-            versions[dist] = _version(dist)
-        if not _dist_cache.get(mod):
-            versions[mod] = "not installed"
-    return versions
+    if _dist_cache is None:  # slower; only when a module's name is not its distribution's
+        _dist_cache = importlib.metadata.packages_distributions()
+    return {dist: _version(dist) for dist in _dist_cache.get(mod, [])} or {mod: "not installed"}
 
 
 # -- keys -------------------------------------------------------------------------------
@@ -210,12 +178,13 @@ class Inputs:
 
 
 def static_inputs(spec, profile: str, upstream_keys: dict[str, str], root: Path) -> Inputs:
-    local, third = scan_imports(spec.tree, root)
+    script = memo.facts(spec.path)
+    local, third = scan_imports(script["imports"], root)
     static = {
         "format": FORMAT,
         "figure": spec.name,
-        "code": code_digest(spec.tree, drop_figure=True),
-        "modules": {rel: _module_digests.get(id(tree)) or code_digest(tree) for rel, tree in sorted(local.items())},
+        "code": script["code_nofig"],
+        "modules": dict(sorted(local.items())),
         "params": spec.params(profile),
         "seed": spec.seed,
         "outputs": sorted(spec.outputs),

@@ -163,6 +163,10 @@ def main():
     except KeyboardInterrupt:  # pragma: no cover - click turns it into Abort normally
         click.echo("Aborted!", err=True)
         sys.exit(130)
+    finally:
+        memo = sys.modules.get("builder.memo")  # facts about sources parsed by this command
+        if memo is not None:
+            memo.save()
 
 
 @cli.command()

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import memo
 from .errors import FigureError
 
 PROFILES = ("smoke", "quick", "full")
@@ -40,7 +41,6 @@ class FigureSpec:
     tolerance: float = 0.0
     memory_gb: float | None = None   # address-space limit of the figure's process
     line: int = 1
-    tree: ast.Module | None = None  # parsed source, reused for the cache key
 
     def params(self, profile: str) -> dict:
         return self.profiles[profile]
@@ -58,8 +58,26 @@ def _where(path: Path, line: int, root: Path | None) -> str:
 
 def parse_figure(path: Path, root: Path | None = None) -> FigureSpec | None:
     """Parse one script; None if it declares no FIGURE (a plain helper script)."""
+    data = path.read_bytes()
     try:
-        source = path.read_text(encoding="utf-8")
+        data.decode("utf-8")
+        known = memo.facts(path, source=data)
+    except (SyntaxError, ValueError):  # not UTF-8, or bad syntax: reported with file and line below
+        known = None
+    if known is not None and known["line"] is None:
+        return None
+    if known is not None and isinstance(known["decl"], dict):
+        decl, line = known["decl"], known["line"]
+    else:
+        decl, line = _read_declaration(path, data, root)
+        if decl is None:
+            return None
+    return _validate(path, root, decl, line)
+
+
+def _read_declaration(path: Path, data: bytes, root: Path | None):
+    try:
+        source = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FigureError(f"{_where(path, 1, root)}: not UTF-8 ({exc.reason} at byte {exc.start})",
                           tip="save the file as UTF-8") from None
@@ -67,17 +85,19 @@ def parse_figure(path: Path, root: Path | None = None) -> FigureSpec | None:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
         raise FigureError(f"{_where(path, exc.lineno or 1, root)}: syntax error: {exc.msg}") from None
-
     node = next((n for n in tree.body if isinstance(n, ast.Assign)
                  and any(isinstance(t, ast.Name) and t.id == "FIGURE" for t in n.targets)), None)
     if node is None:
-        return None
-    where = _where(path, node.lineno, root)
+        return None, None
     try:
-        decl = ast.literal_eval(node.value)
+        return ast.literal_eval(node.value), node.lineno
     except ValueError as exc:
-        raise FigureError(f"{where}: FIGURE must be a plain literal (strings, numbers, lists, dicts): {exc}",
-                          tip="move computed values into the script body") from None
+        raise FigureError(f"{_where(path, node.lineno, root)}: FIGURE must be a plain literal (strings, numbers, "
+                          f"lists, dicts): {exc}", tip="move computed values into the script body") from None
+
+
+def _validate(path: Path, root: Path | None, decl, line: int) -> FigureSpec:
+    where = _where(path, line, root)
     if not isinstance(decl, dict):
         raise FigureError(f"{where}: FIGURE must be a dict")
 
@@ -123,12 +143,13 @@ def parse_figure(path: Path, root: Path | None = None) -> FigureSpec | None:
         profiles=profiles, needs=list(needs), gpu=bool(decl.get("gpu", False)),
         seed=decl.get("seed", 0), timeout=timeout, tolerance=float(decl.get("tolerance", 0.0)),
         memory_gb=decl.get("memory_gb"),
-        line=node.lineno, tree=tree,
+        line=line,
     )
 
 
 def discover(root: Path) -> dict[str, FigureSpec]:
     """All figures of the project, by name, checked for duplicates and unknown or cyclic needs."""
+    memo.load(root)
     figures: dict[str, FigureSpec] = {}
     for path in sorted((root / "figures").glob("*.py")):
         if path.name.startswith("_"):
