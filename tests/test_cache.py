@@ -162,3 +162,15 @@ def test_manifest_records_what_the_issue_lists(built):
     assert set(m["outputs"]) == {"line.svg", "line.json"}
     assert all(len(h) == 64 for h in m["outputs"].values())
     assert not list(the_entry(built).path.rglob("*.pkl"))
+
+
+def test_code_memo_is_keyed_by_content_and_a_corrupt_one_is_ignored(built, run_ces):
+    memo = built / ".ces" / "code-memo.json"
+    run_ces(built, "status", "--profile", "smoke")
+    assert memo.is_file()
+    memo.write_text("{garbage")
+    out = run_ces(built, "status", "--profile", "smoke")
+    assert "fresh    line" in out.stdout
+    edit(built / "figures/line.py", "k * x + offset", "k * x - offset")  # same size and mtime second
+    out = run_ces(built, "status", "--profile", "smoke")
+    assert "stale    line" in out.stdout and "figures/line.py changed" in out.stdout
