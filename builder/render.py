@@ -175,7 +175,7 @@ def _css_files(root: Path, config: dict, lines: dict, sources: list[Path]) -> li
         src = (sources[0].parent / name) if (sources[0].parent / name).exists() else root / name
         if not src.is_file():
             raise ConfigError(f"{CONFIG}:{lines.get('css', '?')}: css file {name} not found",
-                              tip="css paths are relative to the slides' directory")
+                              tip="css paths are relative to the project (or to the slides directory)")
         found.append(src)
     return found
 
