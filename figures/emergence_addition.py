@@ -1,0 +1,153 @@
+"""« L'émergence de nouvelles capacités » — or a metric's mirage (Schaeffer et al. 2023).
+
+Wei et al. 2022 list multi-digit addition among « emergent » abilities: exact-match accuracy
+stays near zero, then shoots up past some model size (facts.md A18, A19). Schaeffer, Miranda
+& Koyejo 2023 argue that the jump comes from the metric: if each of the K answer digits is
+right with probability p, which grows smoothly with size, the whole answer is right with
+probability ≈ p^K, a sharp curve. We train GPTs of growing width on k-digit addition, all with
+the same data and steps, and measure both metrics on the same answers.
+
+Format: least-significant digit first (Lee et al. 2023, "reverse"), and one token per column
+(a_i, b_i), as a tokenizer that merged digit pairs would give: each sum digit then depends on
+its column and one carry, which models of a few thousand parameters learn in 1 000 steps on a
+CPU. The sum is written one digit per token; the K = k + 1 digits are the answer.
+
+Run alone: python figures/emergence_addition.py --profile quick
+(writes into _scratch/emergence-addition/)
+"""
+
+FIGURE = {
+    "name": "emergence-addition",
+    "caption": "Même apprentissage, deux mesures : l'exactitude par chiffre croît doucement avec "
+               "la taille, la réponse exacte semble « émerger » d'un coup",
+    "alt": "Pour l'addition à plusieurs chiffres, en fonction du nombre de paramètres du modèle "
+           "(échelle logarithmique) : l'exactitude par chiffre monte progressivement, tandis que "
+           "la proportion de réponses entièrement exactes reste près de zéro puis bondit ; elle "
+           "suit la puissance K de l'exactitude par chiffre.",
+    "outputs": ["emergence-addition.svg", "emergence-addition.json"],
+    "needs": [],
+    "gpu": True,
+    "seed": 0,
+    "profiles": {
+        "smoke": {"digits": 3, "widths": [4, 8, 16], "seeds": 1, "layers": 2, "heads": 2,
+                  "steps": 300, "batch": 64, "lr": 0.003, "n_test": 1000, "amp": False},
+        "quick": {"digits": 5, "widths": [4, 6, 8, 10, 12, 14, 16, 24], "seeds": 1, "layers": 2,
+                  "heads": 2, "steps": 1000, "batch": 128, "lr": 0.003, "n_test": 4000, "amp": False},
+        "full": {"digits": 8, "widths": [4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64], "seeds": 2,
+                 "layers": 2, "heads": 2, "steps": 5000, "batch": 512, "lr": 0.003, "n_test": 20000,
+                 "amp": True},
+    },
+    "tolerance": 1e-4,
+}
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threads only contend
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from builder.script import setup
+from _style import plt, PALETTE, french_axes
+from _gpt import GPT, GPTConfig, adamw, cosine_lr, prepare, autocast
+
+fig = setup(FIGURE)
+hp = fig.params
+device = fig.device()
+prepare(device)
+k = hp["digits"]
+K = k + 1                                         # answer digits (the sum may carry out)
+EQ = 110                                          # tokens: digits 0-9, columns 10-109, '='
+VOCAB = 111
+A = k + 1                                         # index of the first answer digit
+T = A + K
+
+
+def digits_lsb(x, n):
+    return torch.stack([(x // 10 ** i) % 10 for i in range(n)], 1)
+
+
+def examples(n, g):
+    """`a + b = s` as tokens: k column tokens (a_i, b_i), '=', the K digits of s; LSB first."""
+    a = torch.randint(0, 10 ** k, (n,), generator=g)
+    b = torch.randint(0, 10 ** k, (n,), generator=g)
+    columns = 10 + 10 * digits_lsb(a, k) + digits_lsb(b, k)
+    return torch.cat([columns, torch.full((n, 1), EQ), digits_lsb(a + b, K)], 1).to(device)
+
+
+test = examples(hp["n_test"], torch.Generator().manual_seed(10_000 + fig.seed))
+
+
+@torch.no_grad()
+def evaluate(model):
+    """Greedy decoding of the K answer digits: what the model would answer."""
+    seq = test[:, :A]
+    for _ in range(K):
+        seq = torch.cat([seq, model(seq)[:, -1:].argmax(-1)], 1)
+    right = (seq[:, A:] == test[:, A:]).float()
+    return right.mean().item(), right.all(1).float().mean().item(), right.mean(0).tolist()
+
+
+def train(width, seed):
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)                       # the same stream for every size
+    model = GPT(GPTConfig(vocab_size=VOCAB, block_size=T, n_layer=hp["layers"], n_head=hp["heads"],
+                          n_embd=width)).to(device)
+    opt = adamw(model, hp["lr"], weight_decay=0.1)
+    for step in range(hp["steps"]):
+        x = examples(hp["batch"], g)                              # fresh data: no overfitting
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, hp["steps"], hp["lr"], warmup=100)
+        with autocast(device, hp["amp"]):
+            logits = model(x[:, :-1])[:, A - 1:]                  # loss on the answer digits only
+        loss = F.cross_entropy(logits.float().reshape(-1, VOCAB), x[:, A:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return model
+
+
+results = []
+for width in hp["widths"]:
+    runs = []
+    for seed in range(fig.seed, fig.seed + hp["seeds"]):
+        model = train(width, seed)
+        per_digit, exact, per_position = evaluate(model)
+        runs.append({"seed": seed, "per_digit_acc": per_digit, "exact_match": exact,
+                     "per_position_acc": per_position})
+    per_digit = float(np.mean([r["per_digit_acc"] for r in runs]))
+    exact = float(np.mean([r["exact_match"] for r in runs]))
+    results.append({"width": width, "N": model.count_params(), "per_digit_acc": per_digit,
+                    "exact_match": exact, "per_digit_acc_pow_K": per_digit ** K,
+                    "product_of_positions": float(np.mean([np.prod(r["per_position_acc"])
+                                                           for r in runs])),
+                    "seeds": runs})
+    print(f"width {width:4d}  N {results[-1]['N']:7d}  per digit {per_digit:.3f}  "
+          f"exact {exact:.3f}  (per digit)^{K} {per_digit ** K:.3f}", flush=True)
+
+# -- figure: the same models, two metrics ------------------------------------------------------------
+N = [r["N"] for r in results]
+plot, ax = plt.subplots(figsize=(9, 5.2))
+ax.semilogx(N, [r["per_digit_acc"] for r in results], "o-", color=PALETTE[0],
+            label="chiffres exacts (p)")
+ax.semilogx(N, [r["exact_match"] for r in results], "s-", color=PALETTE[3],
+            label="réponse entièrement exacte")
+ax.semilogx(N, [r["per_digit_acc_pow_K"] for r in results], ":", color="black", lw=2,
+            label=f"p$^{{{K}}}$ (chiffres indépendants)")
+ax.axhline(0.1, color="grey", ls=":", lw=1.2)
+ax.annotate("hasard (1 chiffre)", (N[0], 0.1), xytext=(0, 4), textcoords="offset points",
+            fontsize=12, color="grey")
+ax.set(xlabel="paramètres du modèle (hors plongements)", ylabel="exactitude", ylim=(-0.03, 1.03),
+       title=f"Addition à {k} chiffres : « émergence » ou effet de la mesure ?")
+ax.legend(loc="upper left", fontsize=12)
+french_axes(ax)
+plot.tight_layout()
+fig.savefig(plot, "emergence-addition.svg")
+
+fig.save_json("emergence-addition.json", {
+    "params": dict(hp),
+    "device": device,
+    "answer_digits": K,
+    "models": results,
+})
