@@ -36,7 +36,8 @@ def main(spec_path: str) -> int:
         if not isinstance(path, str):
             return None  # a file descriptor
         path = os.path.abspath(path)
-        if not path.startswith(root_prefix) or path.startswith(ignored) or "__pycache__" in path:
+        if not path.startswith(root_prefix) or path.startswith(ignored) or "__pycache__" in path \
+                or ".egg-info" in path or ".dist-info" in path:  # package metadata read by importlib
             return None
         if path.startswith(cache_prefix) and not (path + os.sep).startswith(cache_prefix + KEYED_IN_CACHE + os.sep):
             return None
@@ -76,8 +77,12 @@ def main(spec_path: str) -> int:
             "wall_time_s": time.perf_counter() - start,
             "device": api.current.device_used if api.current else "cpu",
             # The script itself is keyed by its normalised code, without its FIGURE prose.
-            "reads": {os.path.relpath(p, root).replace(os.sep, "/"): file_digest(Path(p))
-                      for p in sorted(reads - {os.path.abspath(spec["script"])})},
+            # A path that does not exist once the script ended is no data: a failed probe, or a
+            # relative name opened against a directory descriptor (shutil.rmtree) that the
+            # audit event cannot tell from one under the project.
+            "reads": {rel: digest for rel, digest in (
+                (os.path.relpath(p, root).replace(os.sep, "/"), file_digest(Path(p)))
+                for p in sorted(reads - {os.path.abspath(spec["script"])})) if digest is not None},
             "writes_outside": sorted(os.path.relpath(p, root) for p in writes_outside),
         }
         try:

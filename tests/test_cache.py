@@ -174,3 +174,23 @@ def test_code_memo_is_keyed_by_content_and_a_corrupt_one_is_ignored(built, run_c
     edit(built / "figures/line.py", "k * x + offset", "k * x - offset")  # same size and mtime second
     out = run_ces(built, "status", "--profile", "smoke")
     assert "stale    line" in out.stdout and "figures/line.py changed" in out.stdout
+
+
+def test_package_metadata_and_missing_paths_are_not_data(deck, run_ces):
+    """importlib.metadata reads *.egg-info beside the scripts; shutil.rmtree opens names relative to
+    a directory descriptor: neither is a data file of the figure."""
+    (deck / "mypkg.egg-info").mkdir()
+    (deck / "mypkg.egg-info" / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: mypkg\nVersion: 1\n")
+    edit(deck / "figures/line.py", "fig = setup(FIGURE)", textwrap.dedent('''\
+        fig = setup(FIGURE)
+        import importlib.metadata, shutil, tempfile, os
+        [d.metadata["Name"] for d in importlib.metadata.distributions()]
+        scratch = tempfile.mkdtemp()
+        os.makedirs(os.path.join(scratch, "work", "deeper"))
+        shutil.rmtree(scratch)
+        try:
+            open("figures/data/optional.txt")
+        except FileNotFoundError:
+            pass'''))
+    run_ces(deck, "build", "--profile", "smoke")
+    assert set(the_entry(deck).manifest["reads"]) == {"figures/_helper.py", "figures/data/offset.txt"}
