@@ -164,6 +164,7 @@ def render_stamp(root: Path, renderer: str, outcomes: dict[str, Outcome]) -> str
             files[rel] = sha256_file(path)
     files[render.CONFIG] = sha256_file(root / render.CONFIG)
     files["filter"] = sha256_file(Path(__file__).parent / "filters" / "ces.lua")
+    files["publish"] = sha256_file(Path(publish.__file__))  # hashed names, provenance links
     return digest_json({"renderer": renderer, "ces": __version__, "files": files,
                         "figures": {n: o.entry.key for n, o in sorted(outcomes.items())}})
 
