@@ -180,15 +180,21 @@ def _css_files(root: Path, config: dict, lines: dict, sources: list[Path]) -> li
     return found
 
 
+def write_figure_metadata(site: Path, figures: dict) -> Path:
+    """Declared alt text and captions, for the Lua filter (an image without fig-alt gets its figure's)."""
+    meta = site / ".ces-figures.json"
+    meta.write_text(json.dumps({"ces-figures": {n: {"alt": s.alt, "caption": s.caption}
+                                                for n, s in figures.items()}}, ensure_ascii=False),
+                    encoding="utf-8")
+    return meta
+
+
 def render_pandoc(root: Path, config: dict, lines: dict, sources: list[Path], figures: dict) -> Path:
     from .assets import install_reveal
 
     site = root / SITE
     site.mkdir(exist_ok=True)
-    meta = site / ".ces-figures.json"
-    meta.write_text(json.dumps({"ces-figures": {n: {"alt": s.alt, "caption": s.caption}
-                                                for n, s in figures.items()}}, ensure_ascii=False),
-                    encoding="utf-8")
+    meta = write_figure_metadata(site, figures)
     for source in sources:
         args = pandoc_args(config, lines, source, site, meta)
         if _uses_citations(source):
