@@ -404,11 +404,6 @@ class Cache:
             return
         shutil.rmtree(trash, ignore_errors=True)
 
-    def clean_tmp(self) -> None:
-        """Remove staging left by killed runs (called under the build lock)."""
-        if self.tmp.is_dir():
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
 
 def _dict_changes(what: str, old: dict, new: dict, values: bool = True) -> list[str]:
     out = []

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from .assets import REMOTE_FONT_THEMES
 from .errors import ConfigError, RenderError
 
 QUARTO_MIN = (1, 4, 0)
@@ -122,6 +123,10 @@ def pandoc_path() -> str:
     path = shutil.which("pandoc")
     if not path:
         raise RenderError("pandoc not found", tip="pip install pypandoc-binary (it ships pandoc)")
+    found = subprocess.run([path, "--version"], capture_output=True, text=True).stdout
+    if _version(found) < PANDOC_MIN:
+        raise RenderError(f"{path} is pandoc {found.split(chr(10))[0].split()[-1] if found else '?'}, older than "
+                          f"{'.'.join(map(str, PANDOC_MIN))}", tip="pip install pypandoc-binary (it ships pandoc 3.9)")
     return path
 
 
@@ -137,6 +142,9 @@ def pandoc_args(config: dict, lines: dict, source: Path, site: Path, figure_meta
     args += ["--metadata", f"lang={lang}"]
     for key, value in fmt.items():
         where = f"{CONFIG}:{lines.get(key, '?')}"
+        if key == "theme" and value in REMOTE_FONT_THEMES:
+            raise ConfigError(f"{where}: theme {value!r} loads its fonts from Google Fonts, so the deck would "
+                              "not work offline", tip="use white, black, serif, dracula or a theme of your own")
         if key in REVEAL_VARIABLES:
             value = str(value).lower() if isinstance(value, bool) else str(value)
             args += ["--variable", f"{REVEAL_VARIABLES[key]}={value}"]

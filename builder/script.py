@@ -87,8 +87,9 @@ class Figure:
             import torch  # only scripts that ask for a device pay for torch
 
             self.device_used = "cuda" if torch.cuda.is_available() else "cpu"
-            if self.device_used == "cuda":
-                self.device_used_name = torch.cuda.get_device_name(0)
+            if self.device_used == "cuda":  # recorded in the manifest, e.g. "cuda (NVIDIA H100)"
+                self.device_used = f"cuda ({torch.cuda.get_device_name(0)})"
+                return "cuda"
         return self.device_used
 
     # -- saving -----------------------------------------------------------------

@@ -69,6 +69,8 @@ CASES = {
                             "html-math-method 'mathjax' needs network assets"),
     "config-missing-source": (lambda r: write(r, "_quarto.yml", (r / "_quarto.yml").read_text().replace("slides/index.qmd", "slides/deck.qmd")),
                               "project.render lists slides/deck.qmd, which does not exist"),
+    "config-online-theme": (lambda r: write(r, "_quarto.yml", (r / "_quarto.yml").read_text().replace("theme: white", "theme: league")),
+                            "theme 'league' loads its fonts from Google Fonts"),
     "config-missing-css": (lambda r: (r / "slides/deck.css").unlink(), "css file deck.css not found"),
 }
 
@@ -141,3 +143,16 @@ def test_paths_with_spaces_and_accents(tmp_path, run_ces):
 def test_outside_a_deck(tmp_path, run_ces):
     out = run_ces(tmp_path, "status", check=False)
     assert out.returncode == 1 and "no _quarto.yml" in out.stderr and "Tip:" in out.stderr
+
+
+def test_old_pandoc_on_path_is_refused(deck, run_ces, tmp_path):
+    site = tmp_path / "nopandoc"
+    site.mkdir()
+    (site / "pypandoc.py").write_text("")  # a pypandoc without its binary
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pandoc").write_text("#!/bin/sh\necho pandoc 2.9.2\n")
+    (bin_dir / "pandoc").chmod(0o755)
+    out = run_ces(deck, "build", "--profile", "smoke", "--renderer", "pandoc", check=False,
+                  env={"PYTHONPATH": str(site), "PATH": f"{bin_dir}:/usr/bin:/bin"})
+    assert out.returncode == 4 and "is pandoc 2.9.2, older than 3.1" in out.stderr
