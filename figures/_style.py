@@ -1,8 +1,18 @@
-"""Shared look of every figure: large fonts for a lecture hall, a colour-blind safe
-palette (Okabe & Ito), French number formatting (decimal comma on the axes).
+"""Shared look of every figure: drawn at the size it is shown, large fonts for a lecture
+hall, a colour-blind safe palette (Okabe & Ito), French number formatting (decimal comma).
 
-    import matplotlib; matplotlib.use("Agg")
-    from _style import plt, PALETTE, french_axes
+    from _style import plt, PALETTE, canvas, french_axes
+    plot, ax = canvas(580, 480)      # the figure's size on the 1280×720 slide, in CSS px
+
+A figure is drawn at its display size: `canvas(w, h)` makes a w×h px figure (1 in = 96 px,
+the browser's CSS inch), the slide shows the SVG at that natural size (the ces filter gives
+the <img> its width and height), so 16 pt text is 21 px on the slide and the smallest font
+allowed here, MIN_FONT_PT = 14 pt, is 18.7 px — above ces check's 16 px floor even when
+Reveal scales the slide to 96 %. Do not pass figsize or bbox_inches="tight": both change
+the size the slide was laid out for.
+
+Slots of the deck's layout (slides/deck.css), in px: a full-width figure under a title is
+at most SLOT["full"]; one in a 50 % column at most SLOT["half"].
 """
 
 import matplotlib
@@ -14,13 +24,26 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 # Okabe & Ito (2008), safe for the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
+PX_PER_INCH = 96          # CSS px per inch: an SVG of w pt is shown w·96/72 px wide
+MIN_FONT_PT = 14          # 18.7 px on the slide; nothing smaller in any figure
+SLOT = {                  # largest figure that fits each layout slot of the deck, CSS px
+    "full": (1180, 540),  # under a title, alone on the slide
+    "full-source": (1180, 500),   # the same with a source line under it
+    "half": (580, 520),   # a 50 % column
+}
+
 plt.rcParams.update({
-    "figure.figsize": (8, 4.5),      # 16:9, the deck's shape
-    "figure.dpi": 100,
-    "font.size": 16,                 # readable from the back of the room
-    "axes.titlesize": 18,
+    "figure.figsize": (580 / PX_PER_INCH, 520 / PX_PER_INCH),   # a half slot unless canvas() says
+    "figure.dpi": PX_PER_INCH,
+    "figure.constrained_layout.use": True,   # fit labels inside the declared size
+    "font.size": 16,                 # 21 px on the slide: readable from the back of the room
+    "axes.titlesize": 17,
     "axes.labelsize": 16,
-    "legend.fontsize": 13,
+    "xtick.labelsize": 15,
+    "ytick.labelsize": 15,
+    "legend.fontsize": 15,
+    "legend.title_fontsize": 15,
+    "figure.titlesize": 17,
     "lines.linewidth": 2.5,
     "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
     "axes.spines.top": False,
@@ -28,6 +51,14 @@ plt.rcParams.update({
     "svg.fonttype": "path",          # same glyphs on every machine that opens the SVG
     "axes.formatter.use_mathtext": True,
 })
+
+
+def canvas(width_px: float, height_px: float, nrows: int = 1, ncols: int = 1, **subplots_kw):
+    """plt.subplots for a figure shown width_px × height_px on the 1280×720 slide."""
+    if width_px > 1280 or height_px > 720:
+        raise ValueError(f"a {width_px}×{height_px} px figure does not fit a 1280×720 slide")
+    return plt.subplots(nrows, ncols, figsize=(width_px / PX_PER_INCH, height_px / PX_PER_INCH),
+                        **subplots_kw)
 
 
 def french_number(value: float, decimals: int | None = None) -> str:
