@@ -16,7 +16,7 @@ FIGURE = {
     "caption": "Algorithm of Thoughts : la recherche du LLM pour le jeu de 24 (11 7 4 1), vérifiée pas à pas",
     "alt": "La trace de recherche de la réponse, chaque calcul marqué juste ou faux par un solveur exact, "
            "et la réponse finale (7 × (4 + 1)) − 11 = 24, vérifiée.",
-    "outputs": ["aot.json"],
+    "outputs": ["aot.json", "aot-trace.html"],
     "needs": [],
     "gpu": False,
     "seed": 0,
@@ -27,6 +27,7 @@ FIGURE = {
     },
 }
 
+import html
 import re
 from fractions import Fraction
 
@@ -79,3 +80,28 @@ fig.save_json("aot.json", {
     "steps_wrong": sum(not s["ok"] for s in steps),
     "solutions": jsonable(all_solutions),
 })
+
+# -- the whole trace, for the slide's « Trace complète » link: each miscomputed line marked --
+wrong = {e["line"]: e for e in errors}
+rows = []
+for number, line in enumerate(text.splitlines(), start=1):
+    mark = wrong.get(number)
+    note = (f' <span class="fix">→ {html.escape(mark["operation"])} donne {html.escape(mark["expected"])}</span>'
+            if mark else "")
+    rows.append(f'<div class="{"bad" if mark else "ok"}">{html.escape(line) or "&nbsp;"}{note}</div>')
+prompt = "".join(f'<p class="msg"><b>{html.escape(m["role"])}</b> : {html.escape(m["content"])}</p>'
+                 for m in answer.messages)
+fig.out("aot-trace.html").write_text(f"""<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>Algorithm of Thoughts : la trace complète</title>
+<style>body{{font:20px/1.35 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}}
+.trace{{font:20px/1.35 ui-monospace,monospace}} .bad{{background:#fbe3d6;border-left:4px solid #d55e00;padding-left:6px}}
+.ok{{padding-left:10px}} .fix{{color:#a23c00;font-family:system-ui,sans-serif}} .label{{color:#0072b2}}</style></head>
+<body><h1>Algorithm of Thoughts : la trace complète</h1>
+<p class="label">{html.escape(answer.provenance().get("label") or "")}</p>
+{prompt}
+<div class="trace">{"".join(rows)}</div>
+<p>{len(steps)} calculs vérifiés par un solveur exact, {sum(not s["ok"] for s in steps)} faux (surlignés).
+Réponse finale : {html.escape(final.get("expression", "—"))} = {html.escape(str(final.get("value")))}
+({"juste" if final.get("valid") else "fausse"}).</p>
+</body></html>
+""", encoding="utf-8")
