@@ -24,7 +24,8 @@ FIGURES = ROOT / "figures"
 
 SEED_SHA256 = "937dcac89aa72af182ff6c81d70e9eba1d093f6205294fd586ec07fad617fd31"
 
-# The seed's title block (title, address, speaker): the deck's front matter, not a `##` slide.
+# The seed's title block (title, address, speaker): the deck's first `##` slide (a `##` slide so
+# that it carries speaker notes under both renderers), its title also the page's title.
 SEED_TITLE_BLOCK = [
     "Dé-codage des grands modèles de langage (ChatGPT)",
     "https://ia.loria.fr/ces",
@@ -66,7 +67,7 @@ SEED_TITLES = [
 # The seed's outline list has no title line: the deck calls that slide "Plan". The deck ends
 # with the bibliography and the reproduction slide. No other slide may be added.
 EXPECTED_TITLES = (
-    SEED_TITLES[:3] + ["Plan"] + SEED_TITLES[3:] + ["Références", "Reproduire cet exposé"]
+    SEED_TITLE_BLOCK[:1] + SEED_TITLES[:3] + ["Plan"] + SEED_TITLES[3:] + ["Références", "Reproduire cet exposé"]
 )
 
 NBSP = "\u00a0\u202f"
@@ -199,10 +200,21 @@ def title_errors(text: str) -> list[str]:
     return errors
 
 
+# A long transcript a slide shows as an excerpt, with a link to the whole: the page the link opens
+# is made from these sources (the AoT trace: figures/llm_aot.py writes aot-trace.html from the
+# transcript of the answer and the prompt of llm.yml).
+LINKED_TRANSCRIPTS = {
+    "_figures/llm-aot/aot-trace.html": [ROOT / "figures" / "data" / "transcripts" / "aot.txt", ROOT / "llm.yml"],
+}
+
+
 def missing_seed_lines(text: str, seed: str) -> list[str]:
-    """Lines of the seed (after its title block) whose text is nowhere in the deck's body."""
+    """Lines of the seed (after its title block) whose text is nowhere in the deck's body, nor in
+    a whole transcript that a slide links to."""
     _, body = split_front_matter(text)
-    deck = normalise(re.sub(r"<([^<>\s]+)>", r"\1", "\n".join(body)))
+    linked = [path.read_text(encoding="utf-8") for link, paths in LINKED_TRANSCRIPTS.items()
+              if f"]({link})" in text for path in paths]
+    deck = normalise(re.sub(r"<([^<>\s]+)>", r"\1", "\n".join(body + linked)))
     lines = seed.split("\n")
     start = [line.strip() for line in lines].index(SEED_TITLE_BLOCK[-1]) + 1
     missing = []
@@ -342,13 +354,17 @@ def test_title_list_matches_the_seed(seed):
 # the deck
 
 
-def test_front_matter(qmd):
+def test_front_matter_and_title_slide(qmd):
     fm, _ = split_front_matter(qmd)
     meta = yaml.safe_load(fm)
-    assert normalise(meta["title"]) == normalise(SEED_TITLE_BLOCK[0])
+    assert "title" not in meta, "a `title` makes the renderers add a title slide without notes"
+    assert normalise(meta["pagetitle"]) == normalise(SEED_TITLE_BLOCK[0])
     assert meta["author"] == "Christophe Cerisara"
-    assert "CNRS" in meta["institute"] and "cerisara@loria.fr" in meta["institute"]
-    assert "https://ia.loria.fr/ces" in fm
+    title, lines = parse_slides(qmd)[0]
+    assert normalise(title) == normalise(SEED_TITLE_BLOCK[0])
+    body = "\n".join(lines)
+    assert "https://ia.loria.fr/ces" in body and "Christophe Cerisara" in body
+    assert "CNRS" in body and "cerisara@loria.fr" in body
     assert meta["lang"] == "fr"
     assert meta["bibliography"] == "references.bib"
 
@@ -358,8 +374,12 @@ def test_every_seed_slide_in_order(qmd):
 
 
 def test_every_seed_line_is_on_a_slide(qmd, seed):
-    """No text of the talk is dropped: every line of the seed, code included, is in the deck."""
+    """No text of the talk is dropped: every line of the seed, code included, is in the deck (or in
+    the whole transcript a slide links to)."""
     assert missing_seed_lines(qmd, seed) == []
+    # the same deck without the link to the whole AoT trace drops most of the trace's lines
+    unlinked = qmd.replace("](_figures/llm-aot/aot-trace.html)", "](#)")
+    assert len(missing_seed_lines(unlinked, seed)) > 30
 
 
 def test_every_slide_has_speaker_notes(qmd):
@@ -473,9 +493,16 @@ def test_checks_catch_an_added_slide(qmd):
     assert title_errors(qmd[:i] + extra + qmd[i:])
 
 
-def test_checks_catch_dropped_text(qmd, seed):
+def test_checks_catch_dropped_text(qmd, seed, tmp_path, monkeypatch):
     assert missing_seed_lines(qmd.replace("  - Vicuna (Open Source) = 7b\n", ""), seed)
-    assert missing_seed_lines(qmd.replace("- 8 + 4: (12, 11): 23, 7, 132, 3", "- 8 + 4: (12, 11)"), seed)
+    assert missing_seed_lines(qmd.replace("ans = dist_a_b / (train1_speed + train2_speed)", "ans = 0"), seed)
+    # a line of the whole AoT trace, edited in the transcript that the slide links to
+    link, sources = next(iter(LINKED_TRANSCRIPTS.items()))
+    edited = tmp_path / "aot.txt"
+    edited.write_text(sources[0].read_text(encoding="utf-8").replace(
+        "- 8 + 4: (12, 11): 23, 7, 132, 3", "- 8 + 4: (12, 11)"), encoding="utf-8")
+    monkeypatch.setitem(LINKED_TRANSCRIPTS, link, [edited, *sources[1:]])
+    assert missing_seed_lines(qmd, seed) == ["- 8 + 4: (12, 11): 23, 7, 132, 3"]
 
 
 def test_checks_catch_a_missing_note(qmd):
