@@ -9,6 +9,7 @@ or not), pdfMaxPagesPerSlide=1 (an overflowing slide stays one page, clipped), s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import urllib.parse
@@ -37,12 +38,54 @@ async () => {
 """
 
 
-def find_chromium(explicit: str | None = None) -> str:
+def find_chromium(explicit: str | None = None, purpose: str = "print the deck") -> str:
     for candidate in ([explicit] if explicit else []) + [os.environ.get("CES_CHROMIUM")] + list(CHROMIUM_CANDIDATES):
         if candidate and (Path(candidate).is_file() or shutil.which(candidate)):
             return candidate if Path(candidate).is_file() else shutil.which(candidate)
-    raise RenderError("no Chromium found to print the deck",
+    raise RenderError(f"no Chromium found to {purpose}",
                       tip="install Debian's chromium (apt-get install chromium), or pass --chromium PATH")
+
+
+@contextlib.contextmanager
+def browser_session(site: Path, purpose: str = "print the deck", chromium: str | None = None):
+    """Serve `site` on 127.0.0.1 and open the system's Chromium on it.
+
+    Yields (context, base_url, log): a Playwright browser context whose requests leaving the
+    server are aborted and listed in log["external_requests"]; log["failed"] holds the URLs that
+    failed (HTTP >= 400, network errors)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise RenderError(f"ces needs Playwright to {purpose} (it drives the system's Chromium)",
+                          tip="pip install playwright  (no browser download is needed)") from None
+    executable = find_chromium(chromium, purpose)
+    args = ["--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--no-sandbox")  # Chromium refuses to sandbox as root (containers, CI)
+    log = {"external_requests": [], "failed": set()}
+    with SiteServer(Path(site)) as server, sync_playwright() as pw:
+        origin = urllib.parse.urlsplit(server.url)
+
+        def external(url: str) -> bool:
+            u = urllib.parse.urlsplit(url)
+            return u.scheme not in ("data", "blob", "about") and (u.scheme, u.netloc) != (origin.scheme, origin.netloc)
+
+        try:
+            browser = pw.chromium.launch(executable_path=executable, args=args, headless=True)
+        except Exception as exc:  # playwright's Error: a Chromium that does not start
+            raise RenderError(f"Chromium ({executable}) did not start: {str(exc).splitlines()[0][:200]}",
+                              tip="check that it runs: chromium --headless --dump-dom about:blank") from None
+        try:
+            context = browser.new_context(service_workers="block")
+            context.set_default_timeout(TIMEOUT_MS)
+            context.on("response", lambda r: r.status >= 400 and log["failed"].add(r.url))
+            context.on("requestfailed", lambda r: log["failed"].add(r.url))
+            context.route(external, lambda route: (log["external_requests"].append(route.request.url),
+                                                   route.abort()))
+            yield context, server.url, log
+        finally:
+            browser.close()
 
 
 def print_url(base: str, page: str = "index.html", fragments: bool = False, notes: bool = False) -> str:
@@ -57,44 +100,22 @@ def make_pdf(site: Path, out: Path | None = None, fragments: bool = False, notes
     """Print `site/page` to `out` (default site/deck.pdf).
 
     Returns {"path", "pages" (as laid out by Reveal), "external_requests", "console_errors"}."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        raise RenderError("ces pdf needs Playwright (it drives the system's Chromium)",
-                          tip="pip install playwright  (no browser download is needed)") from None
     site = Path(site)
     if not (site / page).is_file():
         raise RenderError(f"{site / page} does not exist", tip="run `ces build` first")
     out = Path(out) if out else site / "deck.pdf"
-    executable = find_chromium(chromium)
-    args = ["--disable-gpu", "--no-first-run", "--disable-background-networking"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        args.append("--no-sandbox")  # Chromium refuses to sandbox as root (containers, CI)
     report = {"path": out, "pages": 0, "external_requests": [], "console_errors": []}
-    with SiteServer(site) as server, sync_playwright() as pw:
-        origin = urllib.parse.urlsplit(server.url)
-
-        def external(url: str) -> bool:
-            u = urllib.parse.urlsplit(url)
-            return u.scheme not in ("data", "blob", "about") and (u.scheme, u.netloc) != (origin.scheme, origin.netloc)
-
-        browser = pw.chromium.launch(executable_path=executable, args=args, headless=True)
-        try:
-            context = browser.new_context(service_workers="block")
-            context.route(external, lambda route: (report["external_requests"].append(route.request.url),
-                                                   route.abort()))
-            tab = context.new_page()
-            tab.set_default_timeout(TIMEOUT_MS)
-            tab.on("console", lambda m: m.type == "error" and report["console_errors"].append(m.text))
-            tab.goto(print_url(server.url, page, fragments, notes), wait_until="load")
-            tab.wait_for_function("() => window.Reveal && Reveal.isReady() && "
-                                  "document.querySelectorAll('.reveal .pdf-page').length > 0")
-            report["pages"] = tab.evaluate(_READY_JS)
-            tab.add_style_tag(content=_LAST_PAGE_CSS)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(f".{out.name}.tmp")
-            tab.pdf(path=str(tmp), prefer_css_page_size=True, print_background=True)
-            os.replace(tmp, out)
-        finally:
-            browser.close()
+    with browser_session(site, "print the deck", chromium) as (context, base, log):
+        report["external_requests"] = log["external_requests"]
+        tab = context.new_page()
+        tab.on("console", lambda m: m.type == "error" and report["console_errors"].append(m.text))
+        tab.goto(print_url(base, page, fragments, notes), wait_until="load")
+        tab.wait_for_function("() => window.Reveal && Reveal.isReady() && "
+                              "document.querySelectorAll('.reveal .pdf-page').length > 0")
+        report["pages"] = tab.evaluate(_READY_JS)
+        tab.add_style_tag(content=_LAST_PAGE_CSS)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tab.pdf(path=str(tmp), prefer_css_page_size=True, print_background=True)
+        os.replace(tmp, out)
     return report
