@@ -372,6 +372,14 @@ _JUMP_JS = r"""
 async ({i, anchor, opt}) => {
   const C = window.__cesCheck;
   const slide = Reveal.getSlides()[i];
+  // In a small deck the slide may have been preloaded (viewDistance): make it cold again, as
+  // after a jump from far away (a new URL, so that the memory cache does not answer at once).
+  for (const img of slide.querySelectorAll('img[data-lazy-loaded]')) {
+    const src = img.getAttribute('src');
+    img.removeAttribute('src');
+    img.removeAttribute('data-lazy-loaded');
+    img.setAttribute('data-src', src + (src.includes('?') ? '&' : '?') + 'ces-jump');
+  }
   location.hash = anchor;
   for (let k = 0; k < 100 && Reveal.getCurrentSlide() !== slide; k++) await C.sleep(10);
   await C.frames();
@@ -453,6 +461,7 @@ def check_site(site: Path, settings: dict | None = None, chromium: str | None = 
             jump.set_viewport_size(viewport)
             jump.goto(f"{base}/index.html#/{far['h']}/{far['v']}", wait_until="load")
             _wait_reveal(jump)
+            jump.evaluate("() => Reveal.configure({transition: 'none', backgroundTransition: 'none'})")
             jump.evaluate(_HELPERS_JS)
             anchor = f"#/{s['h']}" + (f"/{s['v']}" if s["v"] else "")
             out = jump.evaluate(_JUMP_JS, {"i": i, "anchor": anchor, "opt": opt})
@@ -567,3 +576,27 @@ def summary(report: Report) -> str:
             f"{fmt(report.min_figure_text_px)}, {len(report.problems)} problem"
             f"{'s' * (len(report.problems) != 1)}")
 
+
+
+def check_after_build(root: Path, since: float, echo=print) -> None:
+    """`ces build`'s check: when the deck was rendered after `since` (a no-op build checks nothing)
+    and Chromium is present, walk it and print its problems as warnings. The build's exit status
+    stays the build's: `ces check` is the gate (exit EXIT_LAYOUT_PROBLEMS)."""
+    from .build import STAMP
+    from .errors import RenderError
+    from .pdf import find_chromium
+    from .render import SITE
+
+    stamp = root / SITE / STAMP
+    if not stamp.is_file() or stamp.stat().st_mtime < since:
+        return
+    try:
+        find_chromium(purpose="check the deck")
+        import playwright  # noqa: F401
+    except (RenderError, ImportError):
+        echo("Layout check skipped: no Chromium (or Playwright) here")
+        return
+    report = check_site(root / SITE, load_settings(root))
+    for p in report.problems:
+        echo(f"  warning  {p.line()}")
+    echo(summary(report) + (" (`ces check` exits non-zero on them)" if report.problems else ""))
