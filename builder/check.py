@@ -230,7 +230,18 @@ _HELPERS_JS = r"""
     // report the outermost offenders only
     const top = list => list.filter(o => { for (let p = o.el.parentElement; p; p = p.parentElement)
                                            if (list.some(q => q.el === p)) return false; return true; });
-    out.outside = top(out.outside).map(({el, ...rest}) => rest);
+    // siblings (the lines of a code block, the items of a list) make one problem
+    const byParent = new Map();
+    for (const o of top(out.outside)) {
+      const k = o.el.parentElement;
+      if (!byParent.has(k)) byParent.set(k, []);
+      byParent.get(k).push(o);
+    }
+    out.outside = [...byParent.values()].map(list => {
+      const worst = list.reduce((a, b) => (b.px > a.px ? b : a));
+      return {what: list[0].what + (list.length > 1 ? ` (and ${list.length - 1} more)` : ''),
+              side: worst.side, px: worst.px};
+    });
     const smalls = [...small].map(([el, px]) => ({el, px}));
     out.text = top(smalls).map(({el, px}) => ({what: describe(el), px}));
     return out;
