@@ -80,6 +80,19 @@ _FIT_JS = """
 """
 
 
+# Where each page's images are: [{page, src, x, y, w, h, page_w, page_h}], CSS px from the page's corner.
+_FIGURES_JS = """
+() => [...document.querySelectorAll('.reveal .pdf-page')].flatMap((page, k) => {
+  const p = page.getBoundingClientRect();
+  return [...page.querySelectorAll(':scope > section img')].map(img => {
+    const r = img.getBoundingClientRect();
+    return {page: k + 1, src: img.getAttribute('src') || '', x: r.left - p.left, y: r.top - p.top,
+            w: r.width, h: r.height, page_w: p.width, page_h: p.height};
+  });
+})
+"""
+
+
 def find_chromium(explicit: str | None = None, purpose: str = "print the deck") -> str:
     chosen = explicit or os.environ.get("CES_CHROMIUM")  # named: that one or an error, no fallback
     for candidate in [chosen] if chosen else CHROMIUM_CANDIDATES:
@@ -147,12 +160,13 @@ def make_pdf(site: Path, out: Path | None = None, fragments: bool = False, notes
     """Print `site/page` to `out` (default site/deck.pdf).
 
     Returns {"path", "pages" (as laid out by Reveal), "cut" (pages whose slide is taller than the
-    page, or with an image that did not load), "external_requests", "console_errors"}."""
+    page, or with an image that did not load), "figures" (each image's box on its page, CSS px),
+    "external_requests", "console_errors"}."""
     site = Path(site)
     if not (site / page).is_file():
         raise RenderError(f"{site / page} does not exist", tip="run `ces build` first")
     out = Path(out) if out else site / "deck.pdf"
-    report = {"path": out, "pages": 0, "cut": [], "external_requests": [], "console_errors": []}
+    report = {"path": out, "pages": 0, "cut": [], "figures": [], "external_requests": [], "console_errors": []}
     with browser_session(site, "print the deck", chromium) as (context, base, log):
         report["external_requests"] = log["external_requests"]
         tab = context.new_page()
@@ -163,6 +177,7 @@ def make_pdf(site: Path, out: Path | None = None, fragments: bool = False, notes
                               "document.querySelectorAll('.reveal .pdf-page').length > 0")
         report["pages"] = tab.evaluate(_READY_JS)
         report["cut"] = tab.evaluate(_FIT_JS)
+        report["figures"] = tab.evaluate(_FIGURES_JS)
         tab.add_style_tag(content=_LAST_PAGE_CSS)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.tmp")
