@@ -42,8 +42,10 @@ def cli():
 @click.option("--executor", type=click.Choice(["local", "slurm"]), default=None,
               help="Where figures run: local subprocesses, or Slurm jobs through submitit (settings in "
                    "ces.yml, see README).  [default: ces.yml's `executor:`, else local]")
+@click.option("--no-check", is_flag=True, envvar="CES_NO_CHECK",
+              help="Do not run `ces check` on the rendered deck (it runs when Chromium is present).")
 @click.argument("figures", nargs=-1)
-def build(profile, jobs, frozen, renderer, keep_going, executor, figures):
+def build(profile, jobs, frozen, renderer, keep_going, executor, no_check, figures):
     """Compute stale figures, then render the deck into _site/.
 
     With FIGURES, only those (and what they need) are brought up to date.
@@ -55,8 +57,43 @@ def build(profile, jobs, frozen, renderer, keep_going, executor, figures):
     if figures:
         _, _ = stage.status(root, profile, names=list(figures))  # validates the names
     runs_on = None if frozen else make_executor(root, executor, profile, echo=click.echo, confirm=click.confirm)
+    import time
+
+    started = time.time()
     stage.build(root, profile, jobs, frozen, renderer, keep_going, figures_wanted=list(figures) or None,
                 echo=click.echo, executor=runs_on)
+    if not no_check:
+        from .check import check_after_build
+
+        check_after_build(root, since=started, echo=click.echo)
+
+
+@cli.command()
+@click.option("--site", type=click.Path(file_okay=False, exists=True), default=None,
+              help="The built deck to check  [default: _site/]")
+@click.option("--screenshots", type=click.Path(file_okay=False), default=None,
+              help="Also write a screenshot of every slide (its last fragment) into this directory.")
+@click.option("--chromium", type=click.Path(dir_okay=False), default=None,
+              help="Chromium to drive  [default: /usr/bin/chromium, or $CES_CHROMIUM, or on PATH]")
+def check(site, screenshots, chromium):
+    """Walk the built deck in Chromium (1280×720, every slide at every fragment) and report, per
+    slide: content outside the slide, scrolling boxes, text under the size floors (HTML and SVG
+    figures), images that did not load, figures misplaced after a direct jump."""
+    from pathlib import Path
+
+    from . import build as stage
+    from .check import run
+    from .errors import ConfigError
+    from .render import SITE
+
+    try:
+        root = stage.find_root()
+    except ConfigError:
+        if site is None:
+            raise
+        root = None  # a deck outside any repository: default settings
+    run(Path(site) if site else root / SITE, root, chromium=chromium,
+        screenshot_dir=Path(screenshots) if screenshots else None, echo=click.echo)
 
 
 @cli.command()
@@ -228,6 +265,12 @@ def pdf(output, fragments, notes, chromium):
         click.echo(f"  warning  blocked a request outside the deck: {url}")
     path = report["path"].resolve()
     shown = path.relative_to(root) if path.is_relative_to(root) else path
+    for page in report["cut"]:
+        if page["scale"] < 1:
+            click.echo(f"  warning  page {page['page']} « {page['title']} »: the slide is taller than the page, "
+                       f"printed at {page['scale']:.0%} (see `ces check`)")
+        for img in page["broken"]:
+            click.echo(f"  warning  page {page['page']} « {page['title']} »: image {img} did not load")
     click.echo(f"Wrote {shown}: {report['pages']} pages in {time.perf_counter() - start:.1f} s")
 
 

@@ -179,8 +179,8 @@ def load_config(root: Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{CONFIG_FILE}: must be a mapping (executor:, slurm:)")
     for key in data:
-        if key not in ("executor", "slurm"):
-            raise ConfigError(f"{CONFIG_FILE}: unknown key {key!r}", tip="ces.yml knows executor: and slurm:")
+        if key not in ("executor", "slurm", "check"):  # check: is builder.check's
+            raise ConfigError(f"{CONFIG_FILE}: unknown key {key!r}", tip="ces.yml knows executor:, slurm: and check:")
     ex = data.get("executor", "local")
     choices = ex.values() if isinstance(ex, dict) else [ex]
     if isinstance(ex, dict) and any(p not in PROFILES for p in ex):

@@ -256,3 +256,20 @@ def keyboard_navigation_works(url: str) -> bool:
         page.wait_for_timeout(50)
         back = page.evaluate(indices)
         return moved != start and back == start
+
+
+def render_images(site, items):
+    """Chromium's rendering of each (src, width, height): `site/src` as an <img> of width×height CSS
+    px, as PIL images (one browser for all)."""
+    import io
+
+    from PIL import Image
+
+    out = []
+    with serve(site) as base, _page(base + "/index.html") as page:
+        for src, width, height in items:
+            page.set_content(f'<html><body style="margin:0;background:#fff"><img id="i" src="{base}/{src}" '
+                             f'style="display:block;width:{width}px;height:{height}px"></body></html>')
+            page.wait_for_function("() => document.getElementById('i').complete")
+            out.append(Image.open(io.BytesIO(page.locator("#i").screenshot())))
+    return out
