@@ -74,12 +74,11 @@ for y, r in enumerate(rows):
         ax.text(3, y, f"les deux sous le {r['gpt4']['high']}ᵉ centile", va="center", fontsize=15, color="0.3")
     elif r["gpt4"]["low"] == r["gpt35"]["low"]:
         ax.text(xs["gpt4"] + 2.5, y, "les deux au même rang", va="center", fontsize=15, color="0.3")
-top = rows[0]
-for key, (name, colour) in MODELS.items():   # direct labels above the first row
-    ax.text(top[key]["low"], -0.75, name, ha="center", va="bottom", fontsize=16, color=colour,
-            fontweight="bold")
+handles = [plt.Line2D([], [], ls="none", marker="o", ms=13, color=colour, label=name)
+           for name, colour in MODELS.values()]
+ax.legend(handles=handles, loc="lower right", fontsize=16, frameon=False, handletextpad=0.3)
 ax.set_yticks(range(len(rows)), [r["label"] for r in rows], fontsize=15)
-ax.set_ylim(len(rows) - 0.5, -1.4)
+ax.set_ylim(len(rows) - 0.5, -0.6)
 ax.set_xlim(0, 101)
 ax.set_xticks(range(0, 101, 10))
 ax.set_xlabel("rang centile parmi les candidats (borne basse de l’intervalle publié)")

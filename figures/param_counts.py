@@ -86,8 +86,8 @@ ax.set_ylim(-0.6, len(labels) - 0.4)
 ax.set_xticks([1e9, 1e10, 1e11, 1e12, 1e13], ["1", "10", "100", "1\u202f000", "10\u202f000"])
 ax.minorticks_off()
 ax.set_xlabel("milliards de paramètres (échelle log.)")
-ax.text(1.0, 1.0, "barre : recompté ; trait noir : annoncé", transform=ax.transAxes, ha="right",
-        va="bottom", fontsize=14, color="0.3")
+ax.text(0.99, 1.5, "barre : recompté\ntrait noir : annoncé", ha="right", va="center", fontsize=14,
+        color="0.3", transform=ax.get_yaxis_transform())   # beside the short bars, clear of the corner
 fig.savefig(plot, "param-counts.svg")
 
 fig.save_json("param-counts.json", {

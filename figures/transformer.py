@@ -108,12 +108,11 @@ for key in ("embeddings", "attention", "mlp"):
             ax.text(l + w / 2, i, french_number(w, 0) + "\u202f%", ha="center", va="center",
                     fontsize=14, color="white" if key != "embeddings" else "black")
     left = [l + w for l, w in zip(left, widths)]
-ax.legend(loc="lower left", bbox_to_anchor=(-0.02, 1.0), ncol=3, frameon=False, fontsize=15,
-          handlelength=1.2, columnspacing=1.0, borderaxespad=0.2)
+ax.legend(loc="upper center", bbox_to_anchor=(0.45, -0.08), ncol=3, frameon=False, fontsize=15,
+          handlelength=1.2, columnspacing=1.0)
 ax.set_xlim(0, 100)
 ax.set_ylim(-0.5, len(names) - 0.5)
-ax.set_xticks([0, 25, 50, 75, 100])
-ax.set_xlabel("part des paramètres (%)")
+ax.set_xticks([0, 25, 50, 75, 100], [f"{v}\u202f%" for v in (0, 25, 50, 75, 100)])
 ax.tick_params(axis="y", labelsize=15)
 french_axes(ax, y=False)
 fig.savefig(plot, "param-share.svg")
