@@ -6,7 +6,8 @@ up to commutation, but the in-context trace has 6 arithmetic errors (facts.md A9
 This script reads the trace (figures/data/aot_trace.txt, verbatim from the seed), checks it with
 figures/_game24.py on exact fractions, draws the path its search follows to the solution (the other
 steps of each level collapsed into a count, with how many are wrong), and counts how many of the
-1820 deals of four numbers from 1 to 13 are solvable with and without the prompt's rules (no negative, no fractional intermediate result).
+1820 deals of four numbers from 1 to 13 are solvable with and without the prompt's rules (no
+negative, no fractional intermediate result).
 
 Run alone: python figures/game24.py --profile quick   (writes into _scratch/game24/)
 """
