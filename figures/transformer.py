@@ -111,7 +111,7 @@ for key in ("embeddings", "attention", "mlp"):
 ax.legend(loc="upper center", bbox_to_anchor=(0.45, -0.08), ncol=3, frameon=False, fontsize=15,
           handlelength=1.2, columnspacing=1.0)
 ax.set_xlim(0, 100)
-ax.set_ylim(-0.5, len(names) - 0.5)
+ax.set_ylim(-0.5, len(names) - 0.1)   # a strip at the top for the provenance link
 ax.set_xticks([0, 25, 50, 75, 100], [f"{v}\u202f%" for v in (0, 25, 50, 75, 100)])
 ax.tick_params(axis="y", labelsize=15)
 french_axes(ax, y=False)
