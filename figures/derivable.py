@@ -12,8 +12,9 @@ Run alone: python figures/derivable.py --profile quick   (writes into _scratch/d
 FIGURE = {
     "name": "derivable",
     "caption": "Descente de gradient sur le seuil C d'une version dérivable du programme f",
-    "alt": "À gauche, f(3) en fonction de C : un escalier (programme du transparent, 9 puis 6) "
-           "et sa version lissée. À droite, l'erreur qui décroît et C qui converge vers 3,35.",
+    "alt": "f(3) en fonction du seuil C : un escalier (programme du transparent, 9 puis 6) et sa "
+           "version lissée ; des points montrent C qui part de 2 et descend la courbe jusqu'à 3,35, "
+           "où f(3) atteint la cible 8.",
     "outputs": ["derivable.svg", "derivable.json"],
     "needs": [],
     "gpu": False,
@@ -30,7 +31,7 @@ import math
 import torch
 
 from builder.script import setup
-from _style import plt, french_axes, PALETTE
+from _style import PALETTE, canvas, french_axes, french_number
 
 fig = setup(FIGURE)
 p = fig.params
@@ -63,22 +64,22 @@ cs = torch.linspace(0, 6, 241)
 hard = torch.where(x > cs, 2 * x, 3 * x)
 smooth = f(x, cs)
 
-plot, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-left.plot(cs, hard, color=PALETTE[3], label="programme du transparent")
-left.plot(cs, smooth, color=PALETTE[0], label=f"version dérivable (k = {p['k']:g})")
-left.axhline(p["target"], color="grey", ls=":", lw=1.5)
-left.set(xlabel="C", ylabel="f(3)", title="f(3) selon C")
-left.legend(loc="lower right")
-right.semilogy(history["step"], history["loss"], color=PALETTE[0], label="erreur (f(3) − 8)²")
-right.set(xlabel="itération", ylabel="erreur", title="Apprentissage de C")
-twin = right.twinx()
-twin.plot(history["step"], history["C"], color=PALETTE[1], label="C")
-twin.set_ylabel("C")
-twin.spines["top"].set_visible(False)
-for ax in (left, twin):
-    french_axes(ax)
-right.legend(handles=right.get_lines() + twin.get_lines(), loc="center right")
-plot.tight_layout()
+plot, ax = canvas(590, 400)
+ax.plot(cs, hard, color=PALETTE[3], lw=3)
+ax.plot(cs, smooth, color=PALETTE[0], lw=3)
+ax.axhline(p["target"], color="grey", ls=":", lw=2)
+ax.text(0.1, p["target"] + 0.08, f"cible f(3) = {p['target']:g}", color="0.35", va="bottom")
+ax.text(0.1, 9.08, "programme du transparent", color=PALETTE[3], va="bottom")
+ax.text(5.9, 6.85, f"version dérivable\n(k = {french_number(p['k'])})", color=PALETTE[0], ha="right", va="top")
+# the descent: C moves from c0 along the smooth curve until f(3) reaches the target
+f3_start = f(x, torch.tensor(p["c0"])).item()
+ax.plot([p["c0"]] + history["C"][::4], [f3_start] + history["f3"][::4], "o", color=PALETTE[1], ms=8, zorder=3)
+ax.annotate(f"C₀ = {french_number(p['c0'])}", (p["c0"], f3_start), xytext=(0.7, 7.2),
+            color=PALETTE[1], arrowprops=dict(arrowstyle="-", color=PALETTE[1]))
+ax.annotate(f"C = {french_number(history['C'][-1], 2)}\naprès {p['steps']} pas", (history["C"][-1], history["f3"][-1]),
+            xytext=(3.7, 7.75), va="top", color=PALETTE[1], arrowprops=dict(arrowstyle="-", color=PALETTE[1]))
+ax.set(xlabel="seuil C", ylabel="f(3)", xlim=(0, 6), ylim=(5.6, 9.7))
+french_axes(ax)
 fig.savefig(plot, "derivable.svg")
 
 fig.save_json("derivable.json", {

@@ -34,7 +34,7 @@ import networkx as nx
 import yaml
 
 from builder.script import setup
-from _style import plt, PALETTE
+from _style import plt, PALETTE, canvas
 
 fig = setup(FIGURE)
 p = fig.params
@@ -68,11 +68,11 @@ pos = {n: (float(g), -(i - (len(layer) - 1) / 2)) for g, layer in enumerate(laye
        for i, n in enumerate(layer)}
 
 # -- plot: nodes are labelled boxes (shape by kind), edges go from box edge to box edge -----
-plot, ax = plt.subplots(figsize=(12, 7))
+plot, ax = canvas(1200, 500)
 boxes = {}
 for n, d in G.nodes(data=True):
     label, colour, style = KINDS[d["kind"]]
-    boxes[n] = ax.text(*pos[n], d["label"], ha="center", va="center", fontsize=16,
+    boxes[n] = ax.text(*pos[n], d["label"], ha="center", va="center", fontsize=17,
                        bbox=dict(boxstyle=style, facecolor=colour, alpha=0.35, edgecolor=colour, lw=2))
 for u, v, e in G.edges(data=True):
     ax.annotate("", xy=(0, 0.5), xycoords=boxes[v], xytext=(1, 0.5), textcoords=boxes[u],
@@ -80,17 +80,13 @@ for u, v, e in G.edges(data=True):
                                 shrinkB=4, linestyle="-" if e["status"] == "V" else "--"))
 handles = [plt.Rectangle((0, 0), 1, 1, facecolor=c, alpha=0.35, edgecolor=c, lw=2, label=l)
            for l, c, _ in KINDS.values()]
-handles += [plt.Line2D([], [], color="0.3", lw=2, label="lien sourcé (vérifié)"),
+handles += [plt.Line2D([], [], color="0.3", lw=2, label="lien vérifié"),
             plt.Line2D([], [], color="0.3", lw=2, ls="--", label="lien non vérifié")]
-ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3, fontsize=13,
-          frameon=False)
-ax.set_title("Écosystème : qui est construit sur qui ?")
-ax.text(1.0, 0.0, "principe : Ecosystem Graphs,\nBommasani et al., 2023", transform=ax.transAxes,
-        ha="right", va="bottom", fontsize=12, style="italic")
+ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5, fontsize=15,
+          frameon=False, handlelength=1.6, columnspacing=1.4)
 ax.set_xlim(-0.45, len(layers) - 0.55)
-ax.set_ylim(-3.2, 3.2)
+ax.set_ylim(-max(map(len, layers)) / 2 - 0.1, max(map(len, layers)) / 2 + 0.1)
 ax.axis("off")
-plot.tight_layout()
 fig.savefig(plot, "ecosystem.svg")
 
 fig.save_json("ecosystem.json", {

@@ -1,66 +1,96 @@
-"""« Performances dans d'autres domaines » — only what is verified: the simulated bar exam.
+"""« Performances dans d'autres domaines » — GPT-4 and GPT-3.5 at exams designed for humans.
 
-The slide's image is unknown; most likely the exam figure of the GPT-4 report, OpenAI 2023,
-arXiv 2303.08774 [M] (facts.md A11). Verified [V]: GPT-4 passes a simulated bar exam with a score
-"around the top 10 %" of test takers. GPT-3.5 "around the bottom 10 %" comes from a secondary
-source [S], so its bar is hatched and labelled as such. Every other exam row of that figure is
-unverified and left out. Percentiles are drawn as ≈ 90 and ≈ 10, the reading of "top/bottom 10 %".
+The GPT-4 report (OpenAI 2023, arXiv 2303.08774) tabulates, in its Table 1, the score and the
+estimated percentile among test takers of GPT-4 and GPT-3.5 at 34 exams, and draws them in its
+Figure 4 as the lower end of each percentile range. figures/data/gpt4_exams.json holds, verbatim,
+the Table 1 cells of the 11 exams drawn here, with where each was checked; this script reads the
+percentiles out of those cells ("298 / 400 (~90th)" -> 90, "4 (43rd - 59th)" -> 43..59,
+"392 (below 5th)" -> below 5) and draws the lower end, as Figure 4 does.
 
 Run alone: python figures/exams.py --profile quick   (writes into _scratch/exams/)
 """
 
 FIGURE = {
     "name": "exams",
-    "caption": "Examen du barreau simulé : GPT-4 autour des 10 % meilleurs candidats, GPT-3.5 autour "
-               "des 10 % moins bons (rapport GPT-4, 2023) ; les autres examens ne sont pas montrés, faute "
-               "de vérification",
-    "alt": "Deux barres sur une échelle de rang centile de 0 à 100 : GPT-3.5 vers 10, GPT-4 vers 90. "
-           "Une note précise que seul le résultat de GPT-4 est vérifié dans le rapport, celui de GPT-3.5 "
-           "venant d’une source secondaire.",
+    "caption": "Rang centile de GPT-3.5 et GPT-4 à des examens conçus pour des humains "
+               "(rapport technique de GPT-4, 2023, table 1)",
+    "alt": "Pour onze examens, deux points par ligne, GPT-3.5 et GPT-4, sur une échelle de rang centile "
+           "de 0 à 100 : examen du barreau de 10 à 90, LSAT de 40 à 88, GRE Verbal de 63 à 99, olympiade "
+           "de biologie de 31 à 99 ; GPT-4 reste faible en littérature anglaise (8) et sous le 5e centile "
+           "à Codeforces, comme GPT-3.5.",
     "outputs": ["exams.svg", "exams.json"],
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # two numbers (< 1 s): the three profiles are the same
+    "profiles": {  # eleven table rows (< 1 s): the three profiles are the same
         "smoke": {},
         "quick": {},
         "full": {},
     },
 }
 
+import json
+import re
+from pathlib import Path
+
 from builder.script import setup
-from _style import plt, PALETTE, french_axes
+from _style import plt, PALETTE, canvas, french_axes
 
 fig = setup(FIGURE)
-ROWS = [  # model, percentile read from "top/bottom 10 %", status, what the source says
-    {"model": "GPT-3.5", "percentile": 10, "status": "S", "says": "around the bottom 10% of test takers"},
-    {"model": "GPT-4", "percentile": 90, "status": "V", "says": "around the top 10% of test takers"},
-]
+data = json.loads((Path(__file__).parent / "data" / "gpt4_exams.json").read_text(encoding="utf-8"))
+MODELS = {"gpt35": ("GPT-3.5", PALETTE[1]), "gpt4": ("GPT-4", PALETTE[0])}
 
-plot, ax = plt.subplots(figsize=(10, 4.5))
-for i, r in enumerate(ROWS):
-    verified = r["status"] == "V"
-    ax.barh(i, r["percentile"], height=0.5, color=PALETTE[0] if verified else "none",
-            edgecolor=PALETTE[0], hatch=None if verified else "//", lw=2)
-    label = f"≈ {r['percentile']}ᵉ centile" + ("" if verified else " (source secondaire)")
-    inside = r["percentile"] > 50   # long bars carry their label inside
-    ax.text(r["percentile"] + (-2 if inside else 2), i, label, va="center", ha="right" if inside else "left",
-            fontsize=15, color="white" if inside else "black")
-ax.set_yticks(range(len(ROWS)), [r["model"] for r in ROWS])
-ax.set_xlim(0, 100)
-ax.set_xlabel("rang centile parmi les candidats humains")
-ax.set_title("Examen du barreau (simulé) : GPT-3.5 et GPT-4")
-ax.text(0.0, -0.36, "Vérifié dans le rapport GPT-4 (arXiv 2303.08774) : GPT-4 ≈ 10\u202f% meilleurs candidats.\n"
-        "GPT-3.5 ≈ 10\u202f% moins bons : source secondaire. Autres examens : non vérifiés, non montrés.",
-        transform=ax.transAxes, fontsize=12, style="italic", color="0.3", va="top")
-french_axes(ax, y=False)   # the y axis holds the two models
-plot.tight_layout()
+
+def percentile(cell):
+    """A Table 1 cell -> (low, high) percentile; (None, 5) for 'below 5th'."""
+    below = re.search(r"\(below (\d+)(?:st|nd|rd|th)\)", cell)
+    if below:
+        return None, int(below.group(1))
+    found = [int(x) for x in re.findall(r"(\d+)(?:st|nd|rd|th)", cell)]
+    if not found or len(found) > 2:
+        raise ValueError(f"figures/data/gpt4_exams.json: no percentile in cell {cell!r}")
+    return found[0], found[-1]
+
+
+rows = []
+for r in data["rows"]:
+    row = {"exam": r["exam"], "label": r["label"], "table": r["table"]}
+    for key in MODELS:
+        low, high = percentile(r[key])
+        row[key] = {"cell": r[key], "low": low, "high": high}
+    rows.append(row)
+# GPT-4 best first; an exam below the 5th percentile goes last
+rows.sort(key=lambda r: -(r["gpt4"]["low"] if r["gpt4"]["low"] is not None else -1))
+
+plot, ax = canvas(1200, 480)
+for y, r in enumerate(rows):
+    xs = {k: (r[k]["low"] if r[k]["low"] is not None else 0) for k in MODELS}
+    ax.plot([xs["gpt35"], xs["gpt4"]], [y, y], color="0.75", lw=3, zorder=1)
+    for key, (name, colour) in MODELS.items():
+        below = r[key]["low"] is None
+        ax.plot(xs[key], y, "o", ms=13, zorder=2, color=colour if not below else "white",
+                markeredgecolor=colour, markeredgewidth=2.5)
+    if r["gpt4"]["low"] is None:
+        ax.text(3, y, f"les deux sous le {r['gpt4']['high']}ᵉ centile", va="center", fontsize=15, color="0.3")
+    elif r["gpt4"]["low"] == r["gpt35"]["low"]:
+        ax.text(xs["gpt4"] + 2.5, y, "les deux au même rang", va="center", fontsize=15, color="0.3")
+handles = [plt.Line2D([], [], ls="none", marker="o", ms=13, color=colour, label=name)
+           for name, colour in MODELS.values()]
+ax.legend(handles=handles, loc="lower right", fontsize=16, frameon=False, handletextpad=0.3)
+ax.set_yticks(range(len(rows)), [r["label"] for r in rows], fontsize=15)
+ax.set_ylim(len(rows) - 0.5, -0.6)
+ax.set_xlim(0, 101)
+ax.set_xticks(range(0, 101, 10))
+ax.set_xlabel("rang centile parmi les candidats (borne basse de l’intervalle publié)")
+ax.grid(axis="x", color="0.9")
+ax.set_axisbelow(True)
+french_axes(ax, y=False)
 fig.savefig(plot, "exams.svg")
 
 fig.save_json("exams.json", {
-    "exam": "simulated bar exam",
-    "rows": ROWS,
-    "source": "OpenAI 2023, GPT-4 Technical Report, arXiv 2303.08774: GPT-4 top 10 % [V]; "
-              "GPT-3.5 bottom 10 % [S]; 298/400 ≈ 90th percentile [S] (facts.md A11)",
-    "not_shown": "every other exam row (not verified)",
+    "rows": rows,
+    "drawn": "lower end of each percentile range, as in the report's Figure 4",
+    "source": data["source"],
+    "verification": data["verification"],
+    "not_drawn": data["not_drawn"],
 })

@@ -4,9 +4,10 @@ Sel et al., "Algorithm of Thoughts", arXiv 2308.10379 (facts.md A9): the prompt 
 search over "11 7 4 1". Its final answer (7 * (4 + 1)) - 11 = 24 is right, and the only solution
 up to commutation, but the in-context trace has 6 arithmetic errors (facts.md A9 lists them).
 This script reads the trace (figures/data/aot_trace.txt, verbatim from the seed), checks it with
-figures/_game24.py on exact fractions, draws its search tree (errors in red, the solution path in
-green), and counts how many of the 1820 deals of four numbers from 1 to 13 are solvable with and
-without the prompt's rules (no negative, no fractional intermediate result).
+figures/_game24.py on exact fractions, draws the path its search follows to the solution (the other
+steps of each level collapsed into a count, with how many are wrong), and counts how many of the
+1820 deals of four numbers from 1 to 13 are solvable with and without the prompt's rules (no
+negative, no fractional intermediate result).
 
 Run alone: python figures/game24.py --profile quick   (writes into _scratch/game24/)
 """
@@ -15,10 +16,10 @@ FIGURE = {
     "name": "game24",
     "caption": "La trace « Algorithm of Thoughts » du jeu de 24 vérifiée pas à pas : la réponse finale "
                "est juste, mais six calculs intermédiaires sont faux",
-    "alt": "Arbre de recherche de gauche à droite : 11 7 4 1, quatre premières étapes, seize secondes "
-           "étapes, puis les valeurs testées. Les étapes fausses sont en rouge avec la correction, "
-           "par exemple 11 − 4 donne (7, 7, 1) et non (7, 3, 1). Le chemin 4 + 1, 7 × 5, 35 − 11 = 24 "
-           "est en vert.",
+    "alt": "Arbre de recherche replié : de 11 7 4 1, le chemin suivi par la trace, 4 + 1 donne "
+           "(11, 7, 5), puis 7 × 5 donne (35, 11), puis 35 − 11 = 24, en vert ; à chaque niveau, une "
+           "case grise compte les autres essais de la trace (3, 15 et 10) et ses calculs faux (1, 2 et 3). "
+           "La réponse (7 × (4 + 1)) − 11 = 24 est juste, mais la trace contient 6 calculs faux.",
     "outputs": ["game24-tree.svg", "game24.json"],
     "needs": [],
     "gpu": False,
@@ -35,7 +36,7 @@ from pathlib import Path
 
 from builder.script import setup
 from _game24 import check_trace, evaluate, solutions, solvable, trace_steps
-from _style import plt, PALETTE, french_number
+from _style import PALETTE, canvas, french_number
 
 fig = setup(FIGURE)
 p = fig.params
@@ -67,74 +68,52 @@ def pretty(text):
     return text.replace("*", "×").replace("/", "÷").replace(" - ", " − ")
 
 
-def french_list(text):
-    """'38, 16, 297, 2.45' -> '38 ; 16 ; 297 ; 2,45' (decimal comma, so ';' separates)."""
-    return "\u202f; ".join(x.strip().replace(".", ",") for x in text.split(","))
-
-
-plot, ax = plt.subplots(figsize=(16, 11))
-row = {id(s): -i for i, s in enumerate(second)}   # one row per second step, top to bottom
-X = [0.0, 1.4, 3.5, 5.6]
-
-
-def node(x, y, text, colour="black", weight="normal", size=14):
-    ax.text(x, y, text, ha="left", va="center", fontsize=size, color=colour, fontweight=weight)
+# -- 4. the tree the trace follows, collapsed: per level, the step on the solution's path and the
+#       count of the other steps the trace tries there (and how many of those it gets wrong) -----------
+third = [s for s in steps if s["phase"] == "third" and s["kind"] == "values"]
+path_third = values[(path_second["block"], path_second["operation"])]
+ok_answer = evaluate(ANSWER) == 24
+levels = [  # (path node, the trace's steps at that level)
+    (f"{pretty(path_first['operation'])} → {path_first['claimed']}", first, "premières étapes"),
+    (f"{pretty(path_second['operation'])} → {path_second['claimed']}", second, "deuxièmes étapes"),
+    (f"{pretty(back[2]['operation'])} = {back[2]['claimed']} ✓", third, "troisièmes étapes"),
+]
+plot, ax = canvas(590, 470)
+ax.set_xlim(0, 1)
+ax.set_ylim(0, 1)
+ax.axis("off")
+XP, XO, Y = 0.25, 0.73, [0.93, 0.72, 0.51, 0.30]
+BOX = dict(boxstyle="round,pad=0.35", lw=2)
 
 
 def edge(x0, y0, x1, y1, on_path):
-    ax.plot([x0 + 0.05, x1 - 0.05], [y0, y1], color=GREEN if on_path else "0.75",
-            lw=3.5 if on_path else 1.2, zorder=0)
+    ax.plot([x0, x1], [y0 - 0.045, y1 + 0.05], color=GREEN if on_path else "0.7",
+            lw=3.5 if on_path else 1.5, zorder=0)
 
 
-root_y = sum(row.values()) / len(row)
-node(X[0] - 0.9, root_y, "  ".join(map(str, deal)), weight="bold", size=16)
-for f in first:
-    kids = [s for s in second if s["block"] == f["block"]]
-    y = sum(row[id(s)] for s in kids) / len(kids)
-    on_path = f is path_first
-    edge(X[0] + 0.3, root_y, X[1], y, on_path)
-    label = f"{pretty(f['operation'])} → {f['claimed']}"
-    if not f["ok"]:
-        label += f"\n✗ juste : {f['expected']}"
-    node(X[1], y, label, RED if not f["ok"] else (GREEN if on_path else "black"),
-         "bold" if on_path else "normal")
-    for s in kids:
-        on_path = s is path_second
-        edge(X[1] + 1.75, y, X[2], row[id(s)], on_path)
-        label = f"{pretty(s['operation'])} → {s['claimed']}"
-        colour = GREEN if on_path else "black"
-        if not f["ok"]:
-            colour = GREY          # right on its premises, but built on a wrong tuple
-        if not s["ok"]:
-            label, colour = label + f"\n✗ juste : {s['expected']}", RED
-        node(X[2], row[id(s)], label, colour, "bold" if on_path else "normal")
-        v = values.get((s["block"], s["operation"]))
-        if v is not None:
-            listed, *found = v["claimed"].split("=")       # "46, 24 = 35 - 11": the hit
-            text = french_list(listed) + "".join(f" = {pretty(x.strip())}" for x in found)
-            text += " ✓" if on_path else ""
-            if not v["ok"]:
-                text += f"\n✗ juste : {french_list(v['expected'])}"
-            node(X[3], row[id(s)], text, RED if not v["ok"] else (GREEN if on_path else "0.2"),
-                 "bold" if on_path else "normal", size=13)
-for x, title in zip(X[1:], ("premières étapes", "deuxièmes étapes", "troisièmes : a+b ; a−b ; a×b ; a÷b")):
-    node(x, 1.0, title, "0.3", "bold", 14)
-ok_answer = evaluate(ANSWER) == 24
-ax.text(0.0, -0.03, f"Réponse {pretty(ANSWER)} = {evaluate(ANSWER)} : juste{' ✓' if ok_answer else ' ✗'}   ·   "
-        f"{len(errors)} erreurs de calcul dans la trace (en rouge)   ·   en gris : juste, mais sur un résultat faux",
-        transform=ax.transAxes, fontsize=14)
-ax.text(0.0, -0.075, f"Tirages de 4 nombres de 1 à {p['max_number']} : "
-        f"{french_number(len(deals) - len(unsolvable[False]))} résolubles sur {french_number(len(deals))} ; "
-        f"{french_number(len(deals) - len(unsolvable[True]))} en respectant les règles du prompt "
-        f"(ni négatif, ni fraction)", transform=ax.transAxes, fontsize=14)
-ax.set_xlim(-1.0, 8.4)
-ax.set_ylim(-len(second) + 0.3, 1.5)
-ax.axis("off")
-ax.set_title("Le jeu de 24 dans la trace « Algorithm of Thoughts » (Sel et al., 2023)")
-plot.tight_layout()
+ax.text(XP, Y[0], "  ".join(map(str, deal)), ha="center", va="center", fontsize=18, fontweight="bold",
+        bbox=dict(BOX, facecolor="white", edgecolor="0.3"))
+collapsed = []
+for (label, tried, name), y, y_up in zip(levels, Y[1:], Y):
+    wrong = sum(not t["ok"] for t in tried)
+    edge(XP, y_up, XP, y, True)
+    edge(XP, y_up, XO, y + 0.02, False)
+    ax.text(XP, y, label, ha="center", va="center", fontsize=16, fontweight="bold", color="black",
+            bbox=dict(BOX, facecolor="#DDF2EA", edgecolor=GREEN))
+    ax.text(XO, y + 0.025, f"+ {len(tried) - 1} autres {name}", ha="center", va="center", fontsize=14,
+            color="0.3", bbox=dict(BOX, facecolor="0.95", edgecolor="0.75"))
+    if wrong:
+        ax.text(XO, y - 0.05, f"dont {wrong} calcul{'s' if wrong > 1 else ''} faux", ha="center",
+                va="center", fontsize=14, color=RED, fontweight="bold")
+    collapsed.append({"level": name, "tried": len(tried), "path": label, "wrong": wrong})
+ax.text(0.0, 0.13, f"Réponse {pretty(ANSWER)} = {evaluate(ANSWER)} : {'juste ✓' if ok_answer else 'fausse ✗'}",
+        fontsize=15, color=GREEN if ok_answer else RED, va="center")
+ax.text(0.0, 0.04, f"mais {len(errors)} calculs faux en chemin (voir l’erratum)", fontsize=15, color=RED,
+        va="center")
 fig.savefig(plot, "game24-tree.svg")
 
 fig.save_json("game24.json", {
+    "tree": collapsed,
     "answer": {"expression": ANSWER, "value": str(evaluate(ANSWER)), "correct": ok_answer},
     "deal": deal,
     "solutions": {"with_rules": solutions(deal), "without_rules": solutions(deal, False, False)},

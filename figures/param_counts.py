@@ -30,7 +30,7 @@ FIGURE = {
 
 from builder.script import setup
 from _params import load, count
-from _style import plt, PALETTE, french_number
+from _style import PALETTE, canvas, french_number
 
 fig = setup(FIGURE)
 data = load()
@@ -65,36 +65,29 @@ for arch in data["models"]:
 mismatch = [r["name"] for r in rows if not r["matches_factsheet"]]
 assert not mismatch, f"recount differs from facts.md §B for {mismatch}"
 
-# -- plot: recount and announced size side by side, GPT-4 rumours hatched at the top --------
-plot, ax = plt.subplots(figsize=(12, 7.5))
-h = 0.38
-labels, ys = [], []
-for i, r in enumerate(reversed(rows)):       # largest list entry (GPT-3) at the top
-    ax.barh(i + h / 2, r["recount"], h, color=PALETTE[0],
-            label="recompté (architecture publiée)" if i == 0 else None)
-    ax.barh(i - h / 2, r["published"], h, color=PALETTE[1],
-            label="annoncé par les auteurs" if i == 0 else None)
-    ax.text(r["recount"] * 1.08, i + h / 2, billions(r["recount"]), va="center", fontsize=12)
-    ax.text(r["published"] * 1.08, i - h / 2, billions(r["published"], None), va="center",
-            fontsize=11, color="0.35")
+# -- plot: one bar per model (the recount), a black tick at the announced size, GPT-4 hatched --
+plot, ax = canvas(540, 400)
+labels = []
+for i, r in enumerate(reversed(rows)):       # first list entry (GPT-3) at the top
+    ax.barh(i, r["recount"], 0.7, color=PALETTE[0])
+    ax.plot([r["published"]] * 2, [i - 0.42, i + 0.42], color="black", lw=2.5)
+    ax.text(r["recount"] * 1.15, i, billions(r["recount"], 0 if r["recount"] >= 1e11 else 1), va="center",
+            fontsize=14)
     labels.append(r["name"])
-    ys.append(i)
 top = len(rows)
-for j, rumour in enumerate(data["rumours"]):
-    y = top + j * 0.55
-    ax.barh(y, rumour["params"], 0.45, facecolor="none", edgecolor=PALETTE[3], hatch="//",
-            linestyle="--", linewidth=1.5, label="GPT-4 : rumeur (taille non publiée)" if j == 0 else None)
-    ax.text(rumour["params"] * 1.08, y, f"rumeur : {rumour['label']}", va="center",
-            fontsize=12, color=PALETTE[3])
-labels.append("GPT-4")
-ys.append(top + 0.275)
-ax.set_yticks(ys, labels)
+for rumour in data["rumours"][-1:]:     # the largest rumour; the JSON keeps both
+    ax.barh(top, rumour["params"], 0.7, facecolor="none", edgecolor=PALETTE[3], hatch="//", lw=1.5, ls="--")
+    ax.text(rumour["params"] * 1.15, top, "rumeur", va="center", fontsize=14, color=PALETTE[3])
+labels.append("GPT-4 ?")
+ax.set_yticks(range(len(labels)), labels, fontsize=14)
 ax.set_xscale("log")
-ax.set_xlim(1e9, 2e13)
-ax.set_xlabel("nombre de paramètres (échelle log.)")
-ax.set_title("Taille des modèles : recomptée depuis l’architecture, et annoncée")
-ax.legend(loc="lower right", fontsize=12)
-plot.tight_layout()
+ax.set_xlim(1e9, 3e13)
+ax.set_ylim(-0.6, len(labels) - 0.4)
+ax.set_xticks([1e9, 1e10, 1e11, 1e12, 1e13], ["1", "10", "100", "1\u202f000", "10\u202f000"])
+ax.minorticks_off()
+ax.set_xlabel("milliards de paramètres (échelle log.)")
+ax.text(0.99, 1.5, "barre : recompté\ntrait noir : annoncé", ha="right", va="center", fontsize=14,
+        color="0.3", transform=ax.get_yaxis_transform())   # beside the short bars, clear of the corner
 fig.savefig(plot, "param-counts.svg")
 
 fig.save_json("param-counts.json", {

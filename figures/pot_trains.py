@@ -37,7 +37,7 @@ import sympy
 from sympy import Rational, Symbol
 
 from builder.script import setup
-from _style import plt, PALETTE, french_axes, french_number
+from _style import PALETTE, canvas, french_number
 
 fig = setup(FIGURE)
 program = (Path(__file__).parent / "data" / "pot_program.txt").read_text(encoding="utf-8")
@@ -71,31 +71,27 @@ def position(train, hour):
 
 
 # -- 3. plot ------------------------------------------------------------------------------------
-plot, ax = plt.subplots(figsize=(11, 6))
-hours = [6, 7.5, 11]
-ax.plot([6, 11], [0, 1], color=PALETTE[0], lw=3, label="train 1 : A (6 h) → B (11 h)")
-ax.plot([7.5, 11], [1, 0], color=PALETTE[1], lw=3, label="train 2 : B (7 h 30) → A (11 h)")
+plot, ax = canvas(530, 400)
+ax.plot([6, 11], [0, 1], color=PALETTE[0], lw=3)
+ax.plot([7.5, 11], [1, 0], color=PALETTE[1], lw=3)
+ax.text(10.9, 0.93, "train 1", color=PALETTE[0], ha="right", va="top", fontweight="bold")
+ax.text(10.35, 0.0, "train 2", color=PALETTE[1], ha="right", va="bottom", fontweight="bold")
 meet_hour = float(DEPART_1 + meet)
 ax.plot(meet_hour, float(where), "o", color=PALETTE[2], ms=14, zorder=5)
-ax.annotate(f"croisement réel :\n{clock(meet_hour)}\n(50/17 h après 6 h)", (meet_hour, float(where)),
-            xytext=(6.15, 0.5), fontsize=14, color=PALETTE[2],
-            arrowprops=dict(arrowstyle="-", color=PALETTE[2]))
-for start, name in ((DEPART_1, "6 h"), (DEPART_2, "7 h 30")):
+ax.text(meet_hour, float(where) - 0.37, f"croisement\n{clock(meet_hour).split(' min')[0]}", ha="center",
+        va="center", fontsize=15, color=PALETTE[2], fontweight="bold")
+for start in (DEPART_1, DEPART_2):
     h = float(start + talk)
-    ax.axvline(h, color=PALETTE[3], ls="--", lw=2)
-    ax.plot([h, h], [float(position(1, h)), float(position(2, h))], "x", color=PALETTE[3], ms=12, mew=3)
-    ax.text(h + 0.05, 0.03 if start == DEPART_1 else 0.93,
-            f"2,06 h après {name}\n= {clock(h).split(' min')[0]}", color=PALETTE[3], fontsize=13)
+    gap = [float(position(1, h)), float(position(2, h))]   # where each train is at that hour
+    ax.plot([h, h], gap, color=PALETTE[3], ls="--", lw=2)
+    ax.plot([h, h], gap, "x", color=PALETTE[3], ms=12, mew=3)
+ax.text(6.1, 0.64, f"programme :\n{french_number(float(talk), 2)} h après\n6 h ? 7 h 30 ?",
+        color=PALETTE[3], fontsize=14, va="top")
 ax.set_xticks(range(6, 12), [f"{h} h" for h in range(6, 12)])
 ax.set_xlim(6, 11)
-ax.set_ylim(-0.02, 1.25)   # room for the legend above the trains
-ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
+ax.set_ylim(-0.03, 1.05)
+ax.set_yticks([0, 0.5, 1], ["A", "mi-chemin", "B"])
 ax.set_xlabel("heure")
-ax.set_ylabel("position (fraction du trajet A → B)")
-ax.set_title(f"Réponse du programme : {french_number(float(talk), 2)} h (= 35/17) ; réponse juste : 50/17 h")
-ax.legend(loc="upper left", fontsize=13, ncol=2)
-french_axes(ax, x=False)
-plot.tight_layout()
 fig.savefig(plot, "pot-trains.svg")
 
 fig.save_json("pot-trains.json", {

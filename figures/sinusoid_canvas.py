@@ -37,7 +37,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.patches import Rectangle
 
 from builder.script import setup
-from _style import plt, PALETTE, french_axes, french_number
+from _style import PALETTE, canvas
 
 fig = setup(FIGURE)
 p = fig.params
@@ -64,29 +64,23 @@ for (let x = 0; x <= canvas.width; x++) {{
 }}
 ctx.stroke();"""
 
-# -- plot: two views of the same canvas, y pointing down as in the browser -------------------------
-plot, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
-for ax in (left, right):
-    ax.add_patch(Rectangle((0, 0), W, H, facecolor="white", edgecolor="0.2", lw=1.5, zorder=0))
-    ax.set_facecolor("0.92")   # outside the canvas
-    ax.set_xlim(-5, W + 5)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x (px)")
-    french_axes(ax)
-left.add_collection(LineCollection([d for d, o in zip(dashes, off) if not o], colors=PALETTE[0], linewidths=3))
-left.add_collection(LineCollection([d for d, o in zip(dashes, off) if o], colors="0.6", linewidths=3))
-left.set_ylim(H + 5, -110)     # inverted: canvas y grows downwards; show the off-canvas band above
-left.set_ylabel("y (px, vers le bas)")
-left.set_title("Ce que dessine le code")
-left.text(W / 2, -55, f"hors du canevas : {int(off.sum())} tirets sur {W}", ha="center", va="center",
-          fontsize=14, color="0.25", bbox=dict(facecolor="0.92", edgecolor="none"))
-left.text(W / 2, H - 12, f"≈ {french_number(W / (2 * np.pi), 1)} périodes ; sauts jusqu’à "
-          f"{french_number(jumps.max(), 1)} px", ha="center", fontsize=13, color="0.25",
-          bbox=dict(facecolor="white", edgecolor="none", alpha=0.8))
-right.plot(xs, ys, color=PALETTE[2], lw=3)
-right.set_ylim(H + 5, -5)
-right.set_title("Version corrigée")
-plot.tight_layout()
+# -- plot: both canvases side by side, y pointing down as in the browser ------------------------
+GAP = 40                        # px between the two canvases, in canvas units
+plot, ax = canvas(520, 230)
+ax.add_patch(Rectangle((0, -110), W, 110, facecolor="0.9", edgecolor="none", zorder=0))   # off-canvas band
+for x0 in (0, W + GAP):
+    ax.add_patch(Rectangle((x0, 0), W, H, facecolor="white", edgecolor="0.2", lw=1.5, zorder=0))
+ax.add_collection(LineCollection([d for d, o in zip(dashes, off) if not o], colors=PALETTE[0], linewidths=3))
+ax.add_collection(LineCollection([d for d, o in zip(dashes, off) if o], colors="0.55", linewidths=3))
+ax.text(W / 2, -55, f"{int(off.sum())} tirets sur {W}\nhors du canevas", ha="center", va="center",
+        fontsize=14, color="0.15", bbox=dict(facecolor="0.9", edgecolor="none", pad=1))
+ax.plot(xs + W + GAP, ys, color=PALETTE[2], lw=3)
+ax.text(W + GAP + W / 2, -55, "version corrigée", ha="center", va="center", fontsize=15, color=PALETTE[2],
+        fontweight="bold")
+ax.set_xlim(-3, 2 * W + GAP + 3)
+ax.set_ylim(H + 3, -112)       # inverted: canvas y grows downwards
+ax.set_aspect("equal")
+ax.axis("off")
 fig.savefig(plot, "sinusoid-canvas.svg")
 
 fig.save_json("sinusoid-canvas.json", {

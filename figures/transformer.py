@@ -34,26 +34,26 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
 from builder.script import setup
 from _params import load, count
-from _style import plt, PALETTE, french_axes, french_number
+from _style import PALETTE, canvas, french_axes, french_number
 
 fig = setup(FIGURE)
 COLOURS = {"embeddings": PALETTE[1], "attention": PALETTE[0], "mlp": PALETTE[2],
            "norm": "#BBBBBB", "head": PALETTE[4]}
-LEGEND = {"embeddings": "plongements (+ tête)", "attention": "attention", "mlp": "MLP"}
+LEGEND = {"embeddings": "plongements", "attention": "attention", "mlp": "MLP"}
 
 # -- 1. the block diagram, bottom to top as in Vaswani et al.'s Fig. 1 ----------------------
 # (label, colour key, y centre); the N× frame encloses the four middle boxes.
-X, W, H = 0.0, 4.0, 0.62
+X, W, H = 0.0, 4.6, 0.62
 boxes = [
     ("plongements + positions", "embeddings", 1.0),
-    ("attention multi-têtes (masquée)", "attention", 2.3),
+    ("attention multi-têtes", "attention", 2.3),
     ("addition & normalisation", "norm", 3.2),
-    ("MLP (propagation avant)", "mlp", 4.3),
+    ("MLP", "mlp", 4.3),
     ("addition & normalisation", "norm", 5.2),
-    ("linéaire (vers le vocabulaire)", "head", 6.6),
-    ("softmax", "head", 7.5),
+    ("linéaire → vocabulaire", "head", 6.5),
+    ("softmax", "head", 7.4),
 ]
-plot, ax = plt.subplots(figsize=(9, 9))
+plot, ax = canvas(590, 440)
 for label, key, y in boxes:
     ax.add_patch(FancyBboxPatch((X - W / 2, y - H / 2), W, H, boxstyle="round,pad=0.02,rounding_size=0.12",
                                 facecolor=COLOURS[key], alpha=0.35, edgecolor=COLOURS[key], linewidth=2))
@@ -65,32 +65,28 @@ def arrow(y0, y1, x0=X, x1=X, **kw):
                                  color="0.2", linewidth=1.8, **kw))
 
 
-ax.text(X, 0.0, "jetons d’entrée", ha="center", va="center", fontsize=15)
-arrow(0.2, 1.0 - H / 2)
+ax.text(X, 0.05, "jetons d’entrée", ha="center", va="center", fontsize=15)
+arrow(0.3, 1.0 - H / 2)
 for (_, _, y0), (_, _, y1) in zip(boxes, boxes[1:]):
     arrow(y0 + H / 2, y1 - H / 2)
-ax.text(X, 8.4, "probabilités du jeton suivant", ha="center", va="center", fontsize=15)
-arrow(7.5 + H / 2, 8.25)
+ax.text(X, 8.35, "probabilités du jeton suivant", ha="center", va="center", fontsize=15)
+arrow(7.4 + H / 2, 8.1)
 # Residual connections: the input of each sub-layer is added back after it (the "add").
 for y_in, y_out in ((1.75, 3.2), (3.65, 5.2)):
-    xr = X - W / 2 - 0.35
+    xr = X - W / 2 - 0.3
     ax.plot([X, xr, xr], [y_in, y_in, y_out], color="0.2", linewidth=1.8)
     arrow(y_out, y_out, x0=xr, x1=X - W / 2)
 # The repeated block.
-ax.add_patch(Rectangle((X - W / 2 - 0.6, 1.6), W + 1.2, 4.05, facecolor="none",
+ax.add_patch(Rectangle((X - W / 2 - 0.5, 1.6), W + 1.0, 4.05, facecolor="none",
                        edgecolor="0.4", linewidth=1.5, linestyle="--"))
-ax.text(X - W / 2 - 0.75, 3.6, "N ×", ha="right", va="center", fontsize=20)
+ax.text(X - W / 2 - 0.65, 3.6, "N ×", ha="right", va="center", fontsize=20)
 # Where the parameters are, per layer, for standard multi-head attention and d_ff = 4d.
-for text, y in (("4·d² paramètres", 2.3), ("8·d² paramètres\n(d_ff = 4d)", 4.3), ("V·d paramètres", 1.0)):
-    ax.text(X + W / 2 + 0.25, y, text, ha="left", va="center", fontsize=13, color="0.3")
-ax.text(X, -0.75, "d’après Vaswani et al., 2017, « Attention Is All You Need »",
-        ha="center", va="center", fontsize=13, style="italic")
-ax.set_xlim(-3.6, 4.3)
-ax.set_ylim(-1.0, 8.8)
-ax.set_aspect("equal")
+for text, y in (("4·d²", 2.3), ("8·d²", 4.3), ("V·d", 1.0)):
+    ax.text(X + W / 2 + 0.2, y, text, ha="left", va="center", fontsize=16, color="0.25")
+ax.text(X + W / 2 + 0.2, 6.05, "paramètres", ha="left", va="center", fontsize=14, color="0.25")
+ax.set_xlim(-3.7, 3.9)
+ax.set_ylim(-0.3, 8.7)
 ax.axis("off")
-ax.set_title("Le transformer (décodeur, comme GPT ou Llama)")
-plot.tight_layout()
 fig.savefig(plot, "transformer.svg")
 
 # -- 2. share of parameters per part, same data file as param_counts.py ---------------------
@@ -101,23 +97,24 @@ for arch in models:
     shares[arch["name"]] = {k: parts[k] / parts["total"] for k in ("embeddings", "attention", "mlp", "norms")}
     shares[arch["name"]]["total"] = parts["total"]
 
-plot, ax = plt.subplots(figsize=(12, 6.5))
+plot, ax = canvas(590, 440)
 names = [a["name"] for a in models][::-1]   # first model of the file at the top
 left = [0.0] * len(names)
 for key in ("embeddings", "attention", "mlp"):
     widths = [100 * shares[n][key] for n in names]
-    ax.barh(names, widths, left=left, color=COLOURS[key], label=LEGEND[key])
+    ax.barh(names, widths, left=left, color=COLOURS[key], height=0.75, label=LEGEND[key])
     for i, (l, w) in enumerate(zip(left, widths)):
-        if w > 7:   # label only the segments wide enough to hold it
+        if w > 14:   # label only the segments wide enough to hold it
             ax.text(l + w / 2, i, french_number(w, 0) + "\u202f%", ha="center", va="center",
-                    fontsize=12, color="white")
+                    fontsize=14, color="white" if key != "embeddings" else "black")
     left = [l + w for l, w in zip(left, widths)]
+ax.legend(loc="upper center", bbox_to_anchor=(0.45, -0.08), ncol=3, frameon=False, fontsize=15,
+          handlelength=1.2, columnspacing=1.0)
 ax.set_xlim(0, 100)
-ax.set_xlabel("part des paramètres (%)")
+ax.set_ylim(-0.5, len(names) - 0.1)   # a strip at the top for the provenance link
+ax.set_xticks([0, 25, 50, 75, 100], [f"{v}\u202f%" for v in (0, 25, 50, 75, 100)])
+ax.tick_params(axis="y", labelsize=15)
 french_axes(ax, y=False)
-ax.set_title("Où sont les paramètres ?")
-ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
-plot.tight_layout()
 fig.savefig(plot, "param-share.svg")
 
 fig.save_json("transformer.json", {
