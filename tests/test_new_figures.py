@@ -1,4 +1,4 @@
-"""The figures added for issue #11 item 4 (henighan, model-card): each script runs in its smoke
+"""The figures added for issue #11 item 4 (henighan, model-card, hub-models): each script runs in its smoke
 profile, and its numbers are checked against values obtained independently: Table 1 cells of
 Henighan et al. 2020 re-read here from the paper, values solved by hand, and facts.md's recount.
 Each check is also run on a broken copy of the output, to show that it catches the error.
@@ -140,10 +140,42 @@ def size_px(svg):
     return round(w), round(h)
 
 
-@pytest.mark.parametrize("fixture, size", [("henighan", (1200, 440)), ("model_card", (1200, 520))])
+@pytest.mark.parametrize("fixture, size", [("henighan", (1200, 440)), ("model_card", (1200, 520)),
+                                           ("hub_models", (1200, 500))])
 def test_drawn_at_size_and_legible(request, fixture, size):
     _, svg = request.getfixturevalue(fixture)
     assert size_px(svg) == size
     assert smallest_scale(svg) >= MIN_SCALE
     tiny = svg.replace("scale(0.", "scale(0.0", 1)          # broken: one glyph group at a tenth
     assert smallest_scale(tiny) < MIN_SCALE
+
+
+# -- the talk's models on the Hub ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def hub_models(tmp_path_factory):
+    out = run("hub_models", tmp_path_factory.mktemp("hub_models"))
+    return json.loads((out / "hub-models.json").read_text(encoding="utf-8")), (out / "hub-models.svg").read_text()
+
+
+def check_hub_models(data):
+    rows = {r["repo"]: r for r in data["models"]}
+    # Mistral-7B recounted by hand: GQA attention 2·d² + 2·d·(8·128), SwiGLU 3·d·14 336, two
+    # RMSNorms per layer, a final one, untied 32 000-token embeddings
+    d = 4096
+    total = 32 * (2 * d * d + 2 * d * 1024 + 3 * d * 14336 + 2 * d) + d + 2 * 32000 * d
+    assert rows["mistralai/Mistral-7B-v0.1"]["params"] == total
+    assert round(total / 1e6) / 1e3 == 7.242      # the Hub's own count (Open LLM leaderboard: 7.242)
+    assert all(r["source"] for r in data["models"])
+    assert [r["repo"] for r in data["models"] if r["kind"] == "osi"] == ["mistralai/Mistral-7B-v0.1"]
+
+
+@pytest.mark.parametrize("case", ["real", "broken"])
+def test_hub_models(hub_models, case):
+    data, _ = hub_models
+    if case == "real":
+        check_hub_models(data)
+    else:
+        bad = copy.deepcopy(data)
+        next(r for r in bad["models"] if r["name"] == "Mistral-7B")["params"] -= 2 * 32000 * 4096 // 2   # tied by mistake
+        with pytest.raises(AssertionError):
+            check_hub_models(bad)
