@@ -5,23 +5,21 @@ fit L(N, D) = E + A/N^α + B/D^β (eq. 10: E 1.69, A 406.4, B 410.7, α 0.34, β
 (Besiroglu, Erdil, Barnett, You, arXiv 2404.10102) refit Hoffmann's own points and got E 1.8172,
 A 482.01, B 2085.43, α 0.3478, β 0.3658 [V]. With C = 6·N·D the optimum is closed form:
 G = (αA/βB)^(1/(α+β)), N_opt = G·(C/6)^(β/(α+β)), D_opt = (C/6)/N_opt.
-Left, middle: loss along fixed compute budgets (iso-FLOP curves) for both fits. Right: N_opt(C)
-for both, against Kaplan et al. 2020's N_opt = 1.3e9·C^0.73 (C in PF-days; Table 6 [S]), with
-the talk's models placed at C = 6·N·D.
+The plot (a 45 % column) shows the loss along fixed compute budgets (iso-FLOP curves) for
+Hoffmann's fit; the JSON also holds Epoch's fit, N_opt(C) for both against Kaplan et al. 2020's
+N_opt = 1.3e9·C^0.73 (C in PF-days; Table 6 [S]), and the talk's models at C = 6·N·D.
 
 Run alone: python figures/chinchilla.py --profile quick   (writes into _scratch/chinchilla/)
 """
 
 FIGURE = {
     "name": "chinchilla",
-    "caption": "Lois de Chinchilla : perte à budget de calcul fixé (courbes iso-FLOP) selon "
-               "l’ajustement de Hoffmann et al. (2022) et celui d’Epoch AI (2024), et taille de "
-               "modèle optimale en fonction du calcul, comparée à Kaplan et al. (2020)",
-    "alt": "Deux panneaux de courbes en U : pour chaque budget de calcul de 10 puissance 19 à 10 "
-           "puissance 25 opérations, la perte en fonction du nombre de paramètres a un minimum. "
-           "Troisième panneau, en log-log : la taille optimale croît comme le calcul à la puissance "
-           "0,45 ou 0,51 selon l’ajustement, moins vite que la loi de Kaplan (0,73) ; GPT-3, Gopher "
-           "et PaLM sont au-dessus de la frontière de Chinchilla, Chinchilla et Llama 2 près ou en dessous.",
+    "caption": "Courbes iso-FLOP de l’ajustement de Hoffmann et al. (2022) : à budget de calcul fixé, "
+               "la perte a un minimum, qui se déplace vers les grands modèles",
+    "alt": "Quatre courbes en U, une par budget de calcul (10 puissance 19, 21, 23 et 25 opérations) : "
+           "la perte en fonction du nombre de paramètres, en échelle logarithmique, a un minimum marqué "
+           "d’un point ; une ligne pointillée relie ces optimums, de 3 à 1,85 environ, vers des modèles "
+           "de plus en plus grands.",
     "outputs": ["chinchilla.svg", "chinchilla.json"],
     "needs": [],
     "gpu": False,
@@ -36,7 +34,7 @@ FIGURE = {
 import numpy as np
 
 from builder.script import setup
-from _style import plt, PALETTE, french_axes, french_number
+from _style import plt, canvas, french_axes
 
 fig = setup(FIGURE)
 p = fig.params
@@ -91,47 +89,29 @@ for key, f in FITS.items():
 C_grid = np.logspace(19, 25.5, p["points"])
 kaplan_N = 1.3e9 * (C_grid / PF_DAY) ** 0.73
 
-# -- plot ---------------------------------------------------------------------------------------
-OFFSETS = {"Gopher": (-20, 8), "Chinchilla": (-78, -14), "Llama 2 70B": (6, -16)}   # no overlaps
-
-
-def math_fr(x, decimals):
-    return french_number(x, decimals).replace(",", "{,}")   # mathtext would space a bare comma
-
-
-plot, axes = plt.subplots(1, 3, figsize=(16, 6.5))
-shades = plt.cm.viridis(np.linspace(0, 0.9, len(BUDGETS)))
-for ax, key in zip(axes[:2], FITS):
-    for shade, c in zip(shades, results[key]["iso_flop"]):
-        ax.semilogx(c["N"], c["loss"], color=shade, lw=2, label=f"10$^{{{int(np.log10(c['C']))}}}$")
-        ax.plot(c["N_opt"], c["loss_opt"], "o", color=shade, ms=7)
-    frontier = results[key]["iso_flop"]
-    ax.plot([c["N_opt"] for c in frontier], [c["loss_opt"] for c in frontier], "k--", lw=1.5)
-    ax.set_ylim(FITS[key]["E"] - 0.05, 4.0)
-    ax.set_xlim(1e7, 1e13)
-    ax.set_xlabel("paramètres N")
-    ax.set_ylabel("perte L(N, D = C/6N)")
-    ax.set_title(FITS[key]["label"], fontsize=15)
-    french_axes(ax)
-handles, labels = axes[0].get_legend_handles_labels()
-plot.legend(handles, labels, title="budget de calcul C (FLOP)", loc="lower center", ncol=len(BUDGETS),
-            fontsize=13, title_fontsize=13, bbox_to_anchor=(0.36, 0.0), frameon=False)
-
-ax = axes[2]
-for key, colour in zip(FITS, (PALETTE[0], PALETTE[1])):
-    N_front = [optimum(FITS[key], C)[0] for C in C_grid]
-    ax.loglog(C_grid, N_front, color=colour,
-              label=f"{FITS[key]['label'].split(' (')[0]} : C$^{{{math_fr(results[key]['exponent_N_opt'], 2)}}}$")
-ax.loglog(C_grid, kaplan_N, color=PALETTE[3], ls=":", label="Kaplan et al. 2020 : C$^{0{,}73}$")
-for (name, (N, D)), marker in zip(MODELS.items(), "osDv^"):
-    ax.plot(6 * N * D, N, marker, color="k", ms=8)
-    ax.annotate(name, (6 * N * D, N), xytext=OFFSETS.get(name, (7, -4)), textcoords="offset points",
-                fontsize=12)
-ax.set_xlabel("calcul C = 6·N·D (FLOP)")
-ax.set_ylabel("paramètres optimaux N$_{opt}$")
-ax.set_title("Taille optimale selon le calcul", fontsize=15)
-ax.legend(fontsize=11, loc="upper left")
-plot.tight_layout(rect=(0, 0.14, 1, 1))
+# -- plot: one panel (a 45 % column), Hoffmann's fit; both fits stay in the JSON ---------------------
+SHOWN = [19, 21, 23, 25]          # log10 C   # every other budget: four curves stay apart at 16 pt
+plot, ax = canvas(530, 420)
+shades = plt.cm.viridis(np.linspace(0, 0.72, len(SHOWN)))
+iso = {round(np.log10(c["C"])): c for c in results["hoffmann"]["iso_flop"]}
+for shade, C in zip(shades, SHOWN):
+    c = iso[C]
+    ax.semilogx(c["N"], c["loss"], color=shade, lw=2.5)
+    ax.plot(c["N_opt"], c["loss_opt"], "o", color=shade, ms=8)
+    ax.annotate(f"10$^{{{C}}}$", (c["N_opt"], c["loss_opt"]), xytext=(-7, -7),
+                textcoords="offset points", ha="right", va="top", color=shade, fontsize=16)
+frontier = results["hoffmann"]["iso_flop"]
+ax.plot([c["N_opt"] for c in frontier], [c["loss_opt"] for c in frontier], "k--", lw=1.5)
+ax.text(0.97, 0.97, "budget C (FLOP)\n● optimum", transform=ax.transAxes, ha="right", va="top",
+        fontsize=15)
+ax.set_ylim(FITS["hoffmann"]["E"] - 0.05, 3.6)
+ax.set_xlim(1e7, 1e13)
+ax.set_yticks([2, 2.5, 3, 3.5])
+ax.set_xticks([1e7, 1e9, 1e11, 1e13])
+ax.xaxis.set_minor_formatter(plt.NullFormatter())
+ax.set_xlabel("paramètres N")
+ax.set_ylabel("perte L(N, D = C/6N)")
+french_axes(ax)
 fig.savefig(plot, "chinchilla.svg")
 
 fig.save_json("chinchilla.json", {

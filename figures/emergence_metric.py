@@ -30,7 +30,7 @@ FIGURE = {
 import numpy as np
 
 from builder.script import setup
-from _style import plt, PALETTE, french_axes, french_number
+from _style import plt, PALETTE, canvas, french_axes, french_number
 
 fig = setup(FIGURE)
 p = fig.params
@@ -50,20 +50,22 @@ N_token_half = crossing(token, 0.5)
 exact_at_token_half = float(np.interp(N_token_half, N, exact))     # = 0.5^k
 N_first = {name: crossing(y, 0.1) for name, y in (("token", token), ("exact", exact))}
 
-plot, ax = plt.subplots(figsize=(10, 5.5))
-ax.semilogx(N, 100 * token, color=PALETTE[0], lw=3, label="précision par jeton (linéaire)")
-ax.semilogx(N, 100 * exact, color=PALETTE[3], lw=3,
-            label=f"réponse exacte, {p['k']} jetons (non linéaire) : « émergente »")
+plot, ax = canvas(530, 440)
+ax.semilogx(N, 100 * token, color=PALETTE[0], lw=3)
+ax.semilogx(N, 100 * exact, color=PALETTE[3], lw=3)
+ax.text(1e8, 92, "par jeton", color=PALETTE[0], ha="right", va="bottom", fontsize=16)
+ax.text(N[-1], 42, f"réponse exacte\n({p['k']} jetons)", color=PALETTE[3], ha="right", va="center",
+        fontsize=16)
 ax.axvline(N_token_half, color="0.4", ls=":", lw=1.5)
-ax.annotate(f"jeton : 50\u202f%\nexacte : {french_number(100 * exact_at_token_half, 1)}\u202f%", (N_token_half, 50),
-            xytext=(12, -40), textcoords="offset points", fontsize=13)
+ax.plot([N_token_half] * 2, [50, 100 * exact_at_token_half], "o", color="0.2", ms=7)
+ax.text(N[-1], 2, f"au pointillé\u202f: jeton 50\u202f%,\nexacte {french_number(100 * exact_at_token_half, 1)}\u202f%",
+        ha="right", va="bottom", fontsize=16)
+ax.set_xticks([1e7, 1e9, 1e11])
+ax.xaxis.set_minor_formatter(plt.NullFormatter())
 ax.set_xlabel("taille du modèle N (paramètres)")
 ax.set_ylabel("précision (%)")
 ax.set_ylim(0, 100)
-ax.set_title("Même modèle, deux métriques")
-ax.legend(loc="lower right", fontsize=13)
 french_axes(ax)
-plot.tight_layout()
 fig.savefig(plot, "emergence-metric.svg")
 
 fig.save_json("emergence-metric.json", {

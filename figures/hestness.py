@@ -40,7 +40,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from builder.script import setup
-from _style import plt, PALETTE, french_number
+from _style import plt, PALETTE, canvas, french_number
 
 fig = setup(FIGURE)
 p = fig.params
@@ -81,30 +81,30 @@ m_small = float(np.interp(-0.9 * logV, -excess, m))
 m_floor = float(np.interp(-0.1 * p["E"], -excess, m))
 
 # -- plot ----------------------------------------------------------------------------------------
-plot, ax = plt.subplots(figsize=(11, 6))
+plot, ax = canvas(1100, 490)
 for x0, x1, colour in ((m[0], m_small, PALETTE[5]), (m_floor, m[-1], PALETTE[6])):
     ax.axvspan(x0, x1, color=colour, alpha=0.15, lw=0)
 ax.loglog(m, loss, color=PALETTE[0], lw=3, label="perte exacte du langage synthétique")
 ax.loglog(m[sel], eps(m[sel], alpha, beta, gamma), "--", color=PALETTE[3], lw=2.5,
-          label=f"ajustement α·m$^β$ + γ : β = {minus(french_number(beta, 3))}, γ = {french_number(gamma, 3)}")
+          label=f"ajustement α·m$^β$ + γ\u202f: β = {minus(french_number(beta, 2))}, γ = {french_number(gamma, 2)}")
 ax.axhline(logV + p["E"], color="0.4", ls=":", lw=1.5)
 ax.axhline(p["E"], color="0.4", ls=":", lw=1.5)
-ax.text(m[-1], (logV + p["E"]) * 1.04, "erreur du meilleur hasard (log V + E)", ha="right", va="bottom", fontsize=13)
-ax.text(m[-1], p["E"] * 0.95, "erreur irréductible E", ha="right", va="top", fontsize=13)
+ax.text(m[-1], (logV + p["E"]) * 1.04, "hasard\u202f: log V + E", ha="right", va="bottom", fontsize=15)
+ax.text(m[-1], p["E"] * 0.95, "plancher E", ha="right", va="top", fontsize=15)
 y_label = 1.6
-ax.text(np.sqrt(m[0] * m_small), y_label, "petites\ndonnées", ha="center", fontsize=14)
-ax.text(np.sqrt(m_small * m_floor) * 30, 3.0,
-        f"loi de puissance\npente de L − E ≈ −a/(1+a)\n= −{french_number(theory, 3)}", ha="center", fontsize=14)
-ax.text(np.sqrt(m_floor * m[-1]), y_label, "erreur\nirréductible", ha="center", fontsize=14)
+ax.text(np.sqrt(m[0] * m_small), y_label, "petites\ndonnées", ha="center", fontsize=16)
+ax.text(np.sqrt(m_small * m_floor) * 30, 2.6,
+        f"loi de puissance\npente ≈ −a/(1+a) = −{french_number(theory, 2)}", ha="center", fontsize=16)
+ax.text(np.sqrt(m_floor * m[-1]), y_label, "erreur\nirréductible", ha="center", fontsize=16)
 ax.set_ylim(0.5, 7)
 ticks = [0.5, 0.7, 1, 2, 3, 5]
 ax.set_yticks(ticks, [french_number(t) for t in ticks])
 ax.yaxis.set_minor_formatter(plt.NullFormatter())
+ax.set_xticks([10.0 ** k for k in range(-2, 11, 2)])
+ax.xaxis.set_minor_formatter(plt.NullFormatter())
 ax.set_xlabel("taille des données m (exemples)")
 ax.set_ylabel("perte (nats/jeton)")
-ax.set_title(f"Courbe d’apprentissage : Zipf a = {french_number(p['a'])}, V = {p['V']}, E = {french_number(p['E'])}")
-ax.legend(loc="lower left", fontsize=13)
-plot.tight_layout()
+ax.legend(loc="lower left", fontsize=15)
 fig.savefig(plot, "hestness.svg")
 
 fig.save_json("hestness.json", {

@@ -37,7 +37,7 @@ import numpy as np
 from matplotlib.ticker import NullFormatter
 
 from builder.script import setup
-from _style import plt, PALETTE, french_number
+from _style import plt, PALETTE, canvas, french_number
 
 fig = setup(FIGURE)
 p = fig.params
@@ -47,7 +47,7 @@ LAWS = [
     # key, x label, constant, exponent, fitted range, range status, colour
     ("C", r"calcul $C_{\min}$ (PF-jours)", 3.1e8, 0.050, (1e-9, 1e1), "M: Fig. 1 axis, from memory", PALETTE[0]),
     ("D", "données D (jetons)", 5.4e13, 0.095, (2.2e7, 2.3e10), "M: 22M-23B tokens, from memory", PALETTE[2]),
-    ("N", "paramètres N (hors plongements)", 8.8e13, 0.076, (1e5, 1.5e9),
+    ("N", "paramètres N (hors plong.)", 8.8e13, 0.076, (1e5, 1.5e9),
      "S: up to 1.5B [S]; 1e5 = Fig. 1 axis [M]", PALETTE[3]),
 ]
 
@@ -59,25 +59,23 @@ for key, _, const, alpha, (lo, hi), status, _ in LAWS:
                    "loss_factor_per_10x": 10 ** -alpha}   # facts.md: 0.891, 0.804, 0.839
 
 # -- plot -------------------------------------------------------------------------------------
-plot, axes = plt.subplots(1, 3, figsize=(14, 5.2), sharey=True)
-for ax, (key, xlabel, const, alpha, _, _, colour) in zip(axes, LAWS):
+plot, axes = canvas(1200, 470, 1, 3, sharey=True)
+for ax, (key, xlabel, const, alpha, (lo, hi), _, colour) in zip(axes, LAWS):
     c = curves[key]
     ax.loglog(c["x"], c["loss"], color=colour, lw=3)
     ax.set_xlabel(xlabel)
-    ax.set_title(f"L = ({key}$_c$ / {key})$^{{{french_number(alpha, 3).replace(',', '{,}')}}}$",
-                 fontsize=16)
+    ax.set_title(f"L = ({key}$_c$ / {key})$^{{{french_number(alpha, 3).replace(',', '{,}')}}}$")
     ax.grid(True, which="major", alpha=0.3)
+    decades = range(int(np.ceil(np.log10(lo))), int(np.floor(np.log10(hi))) + 1)
+    ax.set_xticks([10.0 ** k for k in decades][::3 if len(decades) > 5 else 2])   # 15 pt labels fit
+    ax.xaxis.set_minor_formatter(NullFormatter())
     # 10× more of the resource multiplies the loss by 10^-alpha
-    mantissa, exponent = f"{const:.1e}".split("e")
-    ax.text(0.95, 0.95, f"{key}$_c$ = {mantissa.replace('.', ',')}·10$^{{{int(exponent)}}}$\n"
-            f"×10 → perte ×{french_number(10 ** -alpha, 3)}", transform=ax.transAxes,
-            ha="right", va="top", fontsize=13)
+    ax.text(0.95, 0.95, f"×10 → perte ×{french_number(10 ** -alpha, 2)}", transform=ax.transAxes,
+            ha="right", va="top", fontsize=15)
 ticks = [2, 3, 4, 5, 6, 7]
 axes[0].set_yticks(ticks, [str(t) for t in ticks])
 axes[0].yaxis.set_minor_formatter(NullFormatter())
 axes[0].set_ylabel("perte de test (nats/jeton)")
-plot.suptitle("Kaplan et al., 2020 : lois publiées (ajustements), pas des données", fontsize=18)
-plot.tight_layout()
 fig.savefig(plot, "kaplan.svg")
 
 fig.save_json("kaplan.json", {

@@ -35,12 +35,12 @@ import numpy as np
 from scipy.special import zeta
 
 from builder.script import setup
-from _style import plt, PALETTE, french_axes, french_number
+from _style import plt, PALETTE, canvas, french_axes, french_number
 
 fig = setup(FIGURE)
 p = fig.params
 rng = np.random.default_rng(fig.seed)
-SHOWN = [1, 5, 25, 125]   # skills drawn one by one (ranks by frequency)
+SHOWN = [1, 10, 100]   # skills drawn one by one (ranks by frequency)
 
 # -- skills: Zipf frequencies, learned in order, each as a sigmoid in log10 N ---------------------
 # The skills are infinitely many (Zipf normalised by ζ(1+a)); the first K are modelled one by one,
@@ -68,23 +68,26 @@ def jump_decades(y):
 jumps = {str(i): jump_decades(skill_loss[i - 1]) for i in SHOWN}   # logistic: 2·ln 9·width
 
 # -- plot -----------------------------------------------------------------------------------------
-plot, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
-left.loglog(N, mean_loss, color=PALETTE[0], lw=3, label="perte moyenne (pondérée)")
-left.loglog(N[sel], 10 ** (intercept + slope * log_N[sel]), "--", color=PALETTE[3], lw=2,
-            label=f"loi de puissance, pente {french_number(slope, 2).replace('-', '−')}")
-left.set_xlabel("taille du modèle N")
+plot, (left, right) = canvas(650, 450, 1, 2)
+left.loglog(N, mean_loss, color=PALETTE[0], lw=3)
+left.loglog(N[sel], 10 ** (intercept + slope * log_N[sel]), "--", color=PALETTE[3], lw=2)
+left.text(0.05, 0.05, f"pente\n{french_number(slope, 2).replace('-', '−')}", transform=left.transAxes,
+          color=PALETTE[3], fontsize=16)
 left.set_ylabel("perte moyenne")
-left.set_title(f"Somme de {p['K']} compétences : lisse", pad=24)
-left.legend(loc="lower left", fontsize=13)
-for i, colour in zip(SHOWN, (PALETTE[1], PALETTE[2], PALETTE[4], PALETTE[3])):
+left.set_title(f"moyenne de {p['K']}")
+for i, colour in zip(SHOWN, (PALETTE[1], PALETTE[2], PALETTE[3])):
     right.semilogx(N, skill_loss[i - 1], color=colour, lw=3)
-    right.text(10 ** log_Nk[i - 1], 1.04, f"n° {i}", color=colour, ha="center", va="bottom", fontsize=14)
-right.set_xlabel("taille du modèle N")
-right.set_ylabel("perte de la compétence")
-right.set_title("Chaque compétence : un saut", pad=24)
-right.set_ylim(-0.03, 1.15)
+    right.text(10 ** (log_Nk[i - 1] - 0.08), 0.5, f"{i}", color=colour, ha="right", va="center", fontsize=16)
+right.set_ylabel("perte d’une compétence")
+right.set_title("n° 1, 10 et 100")
+right.set_ylim(-0.03, 1.05)
+right.set_yticks([0, 0.5, 1])
+for ax in (left, right):
+    ax.set_xticks([1e5, 1e6, 1e7, 1e8])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax.set_xlabel("taille N")
+left.yaxis.set_minor_formatter(plt.NullFormatter())
 french_axes(right)
-plot.tight_layout()
 fig.savefig(plot, "quanta-sum.svg")
 
 fig.save_json("quanta-sum.json", {
