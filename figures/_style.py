@@ -32,6 +32,14 @@ SLOT = {                  # largest figure that fits each layout slot of the dec
     "half": (580, 520),   # a 50 % column
 }
 
+# Mathtext draws sub- and superscripts at 70 % of the text: a log axis' 10^-9 at 15 pt would
+# have a 14 px exponent. At 87 % the exponent of the smallest font (14 pt) is 16 px, the floor.
+# (A module constant of matplotlib's mathtext; fail loudly if a new matplotlib drops it.)
+import matplotlib._mathtext as _mathtext  # noqa: E402
+
+assert hasattr(_mathtext, "SHRINK_FACTOR"), "matplotlib changed its mathtext: update _style.py"
+_mathtext.SHRINK_FACTOR = 0.87
+
 plt.rcParams.update({
     "figure.figsize": (580 / PX_PER_INCH, 520 / PX_PER_INCH),   # a half slot unless canvas() says
     "figure.dpi": PX_PER_INCH,
