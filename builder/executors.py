@@ -42,6 +42,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import launch
 from .errors import ConfigError
 
 EXECUTORS = ("local", "slurm")
@@ -81,23 +82,6 @@ def static_key(inputs) -> str:
     return digest_json({"static": inputs.static_digest, "packages": inputs.packages})
 
 
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _killpg(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
 def run_figure(root: str, jobdir: str, timeout_s: float) -> dict:
     """What a submitted job runs (pickled by reference: the job imports builder.executors).
 
@@ -114,20 +98,13 @@ def run_figure(root: str, jobdir: str, timeout_s: float) -> dict:
             return {"superseded": owner}
         shutil.rmtree(staging / "out", ignore_errors=True)  # a requeued job starts clean
         (staging / "out").mkdir(parents=True)
-        start = time.time()
-        with open(jobdir_p / HARNESS_LOG, "wb") as log:
-            proc = subprocess.Popen(harness_command(staging / "run.json"), cwd=root_p, env=harness_env(root_p, staging),
-                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, preexec_fn=_die_with_parent)
-            try:
-                rc = proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                _killpg(proc)
-                return {"timed_out": timeout_s, "host": socket.gethostname()}
-            except BaseException:  # cancelled, pre-empted: the figure goes with the job
-                _killpg(proc)
-                raise
-        return {"rc": rc, "host": socket.gethostname(), "wall_s": round(time.time() - start, 3)}
+        result = launch.run(harness_command(staging / "run.json"), root_p, harness_env(root_p, staging),
+                            log_path=jobdir_p / HARNESS_LOG, timeout=timeout_s)
+        if result.timed_out:
+            return {"timed_out": timeout_s, "host": socket.gethostname()}
+        if result.error:
+            return {"error": result.error}
+        return {"rc": result.returncode, "host": socket.gethostname(), "wall_s": round(result.wall_s, 3)}
     except Exception:
         return {"error": traceback.format_exc()}
 
@@ -525,9 +502,7 @@ class SlurmExecutor:
         if "timed_out" in result:
             return f"timed out after {result['timed_out']:g} s ({where})", {}
         if result["rc"] != 0:
-            from .runner import exit_problem
-
-            return f"{exit_problem(result['rc'])} ({where})", {}
+            return f"{launch.exit_problem(result['rc'])} ({where})", {}
         return runner.collect(spec, staging, log_path)
 
     def release(self, runner, spec) -> None:

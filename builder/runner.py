@@ -6,24 +6,22 @@ shown when it fails. A crash, an out-of-memory or a timeout in one figure never 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import functools
 import graphlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import launch
 from .cache import Cache, Entry, Lookup, static_inputs
 from .errors import BuildError, StaleError
 from .executors import LocalExecutor, harness_command, harness_env
 from .figures import FigureSpec, closure
 
-LOG_TAIL_LINES = 25
 MAX_LOG_BYTES = 256 * 1024  # kept in the entry; the full log stays in cache/.logs/
 
 
@@ -215,24 +213,20 @@ class Runner:
         timeout = spec.timeout[self.profile]
         with self._lock:
             self.running[name] = time.perf_counter()
+
+        def started(proc):
+            with self._lock:
+                self._procs[name] = proc
         try:
-            with open(log_path, "wb") as log:
-                proc = subprocess.Popen(harness_command(run_json), cwd=self.root, env=env, stdout=log,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                        preexec_fn=functools.partial(_child_setup, spec.memory_gb))
-                with self._lock:
-                    self._procs[name] = proc
-                try:
-                    rc = proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    _kill(proc)
-                    return f"timed out after {timeout:g} s", {}
+            result = launch.run(harness_command(run_json), self.root, env, log_path=log_path, timeout=timeout,
+                                memory_bytes=int(spec.memory_gb * 2**30) if spec.memory_gb else None,
+                                on_start=started)
         finally:
             with self._lock:
                 self.running.pop(name, None)
                 self._procs.pop(name, None)
-        if rc != 0:
-            return exit_problem(rc), {}
+        if result.problem:
+            return result.problem, {}
         return self.collect(spec, staging, log_path)
 
     def collect(self, spec: FigureSpec, staging: Path, log_path: Path) -> tuple[str | None, dict]:
@@ -243,7 +237,7 @@ class Runner:
             return problem, record
         for scratch in ("run.json", "record.json"):
             (staging / scratch).unlink()
-        _copy_log(log_path, staging / "log.txt")
+        launch.copy_tail(log_path, staging / "log.txt", MAX_LOG_BYTES)
         return None, record
 
     def _fail(self, spec, staging, start, why) -> Outcome:
@@ -253,7 +247,7 @@ class Runner:
         log_path = self.logs / f"{spec.name}.log"
         wall = time.perf_counter() - start
         rel = spec.path.relative_to(self.root)
-        tail = _tail(log_path)
+        tail = launch.tail(log_path)
         self.echo(f"  FAILED   {spec.name}: {why} after {wall:.1f} s ({rel}); log: {log_path.relative_to(self.root)}")
         if tail:
             self.echo("\n".join(f"    | {line}" for line in tail))
@@ -274,36 +268,7 @@ class Runner:
         with self._lock:
             procs = list(self._procs.values())
         for proc in procs:
-            _kill(proc)
-
-
-def exit_problem(rc: int) -> str:
-    if rc in (-signal.SIGKILL, 137):
-        return "killed by SIGKILL (out of memory, or killed from outside)"
-    return f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
-
-
-def _child_setup(memory_gb: float | None) -> None:
-    """In the child, before exec: its memory limit, and ask Linux to kill it if ces dies."""
-    if memory_gb:
-        import resource
-
-        limit = int(memory_gb * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: a killed ces leaves the figure running; its staging is removed later
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the figure and anything it started
-    except ProcessLookupError:
-        pass
-    proc.wait()
+            launch.kill_group(proc)
 
 
 def _check_outputs(spec: FigureSpec, outdir: Path, record: dict) -> str | None:
@@ -317,19 +282,3 @@ def _check_outputs(spec: FigureSpec, outdir: Path, record: dict) -> str | None:
     if extra:
         return "wrote undeclared file(s): " + ", ".join(extra) + " (add them to FIGURE['outputs'])"
     return None
-
-
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - 16384))
-            return f.read().decode("utf-8", "replace").splitlines()[-lines:]
-    except OSError:
-        return []
-
-
-def _copy_log(src: Path, dst: Path) -> None:
-    with open(src, "rb") as f:
-        size = f.seek(0, 2)
-        f.seek(max(0, size - MAX_LOG_BYTES))
-        dst.write_bytes(f.read())
