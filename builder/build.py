@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__, publish, render, slides
 from .cache import Cache, Entry, digest_json, sha256_file
 from .errors import BuildError, ConfigError
-from .executors import clean_staging
+from .slurm import clean_staging
 from .figures import FigureSpec, discover
 from .runner import Outcome, Runner, plan
 

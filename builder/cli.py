@@ -94,7 +94,7 @@ def status(profile, frozen, figures):
         click.echo("LLM answers (llm.yml):")
         for query, state in answer_status(root).items():
             click.echo(f"  {query:<10} {state}")
-    from .executors import describe_jobs, job_files
+    from .slurm import describe_jobs, job_files
 
     if job_files(root):  # submitted figures (ces build --executor slurm); only then is submitit imported
         jobs = describe_jobs(root, names=list(figures) or None)

@@ -8,9 +8,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import graphlib
 import json
-import os
 import shutil
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -19,7 +17,8 @@ from pathlib import Path
 from . import launch
 from .cache import Cache, Entry, Lookup, static_inputs
 from .errors import BuildError, StaleError
-from .executors import LocalExecutor, harness_command, harness_env
+from .executors import LocalExecutor
+from .harness import RUN_FILE, write_run
 from .figures import FigureSpec, closure
 
 MAX_LOG_BYTES = 256 * 1024  # kept in the entry; the full log stays in cache/.logs/
@@ -66,7 +65,6 @@ class Runner:
         self.logs = cache.dir / ".logs"
         self.running: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._procs: dict[str, subprocess.Popen] = {}
 
     # -- the build --------------------------------------------------------------------
     def build(self, names=None, frozen: bool = False) -> dict[str, Outcome]:
@@ -104,10 +102,10 @@ class Runner:
                             stop = True
                         sorter.done(name)
             except KeyboardInterrupt:
-                self.executor.interrupt(self)
+                self.executor.interrupt()
                 raise
         self.running.clear()
-        self.executor.finish(self, wanted)
+        self.executor.finish(self.figures, wanted, self.cache)
         failed = [o for o in outcomes.values() if o.state == "failed"]
         if failed:
             first = failed[0]
@@ -140,7 +138,7 @@ class Runner:
                 pending[pool.submit(self._cached, name, found)] = name
             else:
                 todo.append((spec, inputs, {n: outcomes[n].entry for n in spec.needs}))
-        self.executor.prepare(self, todo)
+        self.executor.prepare([(spec, inputs, self.run_doc(spec, upstream)) for spec, inputs, upstream in todo])
         for spec, inputs, upstream in todo:
             pending[pool.submit(self._run, spec, inputs, upstream)] = spec.name
 
@@ -172,8 +170,11 @@ class Runner:
         staging = None
         (self.logs / f"{name}.log").unlink(missing_ok=True)  # a tail shown on failure is this run's
         try:
-            staging = self.executor.staging(self, spec, inputs)
-            problem, record = self.executor.execute(self, spec, upstream, staging)
+            staging = self.executor.staging(spec, inputs)
+            if staging is None:
+                staging = self.cache.staging(name)
+                write_run(staging, self.run_doc(spec, upstream))
+            problem, record = self.execute(spec, staging)
             if problem:
                 return self._fail(spec, staging, start, problem)
             entry = self.cache.commit(staging, spec, self.profile, inputs, record)
@@ -184,47 +185,29 @@ class Runner:
             if staging is not None:
                 self.executor.abandon(staging)
             raise
-        self.executor.release(self, spec)
+        self.executor.release(spec.name)
         wall = time.perf_counter() - start
         where = record.get("device", "cpu") + self.executor.describe(name)
         self.echo(f"  ran      {name} ({wall:.1f} s, {where})")
         return Outcome(name, "ran", entry=entry, wall_time_s=wall)
 
-    def write_run(self, spec: FigureSpec, upstream: dict[str, Entry], staging: Path) -> Path:
-        """staging/run.json: what the harness runs, whichever executor starts it."""
-        run = {
-            "root": str(self.root),
-            "script": str(spec.path),
-            "outdir": str(staging / "out"),
-            "profile": self.profile,
-            "upstream": {n: str(e.path / "out") for n, e in upstream.items()},
-            "record": str(staging / "record.json"),
-        }
-        (staging / "run.json").write_text(json.dumps(run), encoding="utf-8")
-        return staging / "run.json"
+    def run_doc(self, spec: FigureSpec, upstream: dict[str, Entry]) -> dict:
+        """What the harness runs (executors.write_run adds the staging's paths)."""
+        return {"root": str(self.root), "script": str(spec.path), "profile": self.profile,
+                "upstream": {n: str(e.path / "out") for n, e in upstream.items()}}
 
-    def execute(self, spec: FigureSpec, upstream: dict[str, Entry], staging: Path) -> tuple[str | None, dict]:
-        """Run one figure into staging/out in a subprocess; (problem or None, its record)."""
+    def execute(self, spec: FigureSpec, staging: Path) -> tuple[str | None, dict]:
+        """Run one figure into staging/out through its executor; (problem or None, its record)."""
         name = spec.name
         self.logs.mkdir(parents=True, exist_ok=True)
         log_path = self.logs / f"{name}.log"
-        run_json = self.write_run(spec, upstream, staging)
-        env = harness_env(self.root, staging)
-        timeout = spec.timeout[self.profile]
         with self._lock:
             self.running[name] = time.perf_counter()
-
-        def started(proc):
-            with self._lock:
-                self._procs[name] = proc
         try:
-            result = launch.run(harness_command(run_json), self.root, env, log_path=log_path, timeout=timeout,
-                                memory_bytes=int(spec.memory_gb * 2**30) if spec.memory_gb else None,
-                                on_start=started)
+            result = self.executor.execute(spec, staging / RUN_FILE, log_path, spec.timeout[self.profile])
         finally:
             with self._lock:
                 self.running.pop(name, None)
-                self._procs.pop(name, None)
         if result.problem:
             return result.problem, {}
         return self.collect(spec, staging, log_path)
@@ -243,7 +226,7 @@ class Runner:
     def _fail(self, spec, staging, start, why) -> Outcome:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-        self.executor.release(self, spec)
+        self.executor.release(spec.name)
         log_path = self.logs / f"{spec.name}.log"
         wall = time.perf_counter() - start
         rel = spec.path.relative_to(self.root)
@@ -263,12 +246,6 @@ class Runner:
             if running:
                 now = time.perf_counter()
                 self.echo("  … running " + ", ".join(f"{n} ({now - t:.0f} s)" for n, t in running.items()))
-
-    def _kill_all(self) -> None:
-        with self._lock:
-            procs = list(self._procs.values())
-        for proc in procs:
-            launch.kill_group(proc)
 
 
 def _check_outputs(spec: FigureSpec, outdir: Path, record: dict) -> str | None:
