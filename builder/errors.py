@@ -62,3 +62,7 @@ class RenderError(CesError):
 class Detached(CesError):
     """A Slurm job runs on while the build that waited for it was interrupted; the next build
     re-attaches to it. Raised in the waiting thread only, never shown."""
+
+
+class SandboxError(CesError):
+    """The sandbox for untrusted code could not run it (not: the code failed)."""
