@@ -115,8 +115,8 @@ fig.save_json("pot.json", {
 # -- the card, 600×170 px under the program --------------------------------------------------
 def hour_min(hours) -> str:
     """Hours after midnight -> '8 h 56' (French clock time, to the minute)."""
-    h, m = divmod(round(float(hours) * 60), 60)
-    return f"{h}\u00a0h\u00a0{m:02d}"
+    hh, mm, _ = clock(hours).split(":")
+    return f"{int(hh)}\u00a0h\u00a0{mm}"
 
 
 if value is not None:
