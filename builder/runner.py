@@ -194,7 +194,7 @@ class Runner:
     def run_doc(self, spec: FigureSpec, upstream: dict[str, Entry]) -> dict:
         """What the harness runs (executors.write_run adds the staging's paths)."""
         return {"root": str(self.root), "script": str(spec.path), "profile": self.profile,
-                "upstream": {n: str(e.path / "out") for n, e in upstream.items()}}
+                "params": spec.params(self.profile), "upstream": {n: str(e.path / "out") for n, e in upstream.items()}}
 
     def execute(self, spec: FigureSpec, staging: Path) -> tuple[str | None, dict]:
         """Run one figure into staging/out through its executor; (problem or None, its record)."""
