@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from . import __version__, publish, render, slides
-from .cache import Cache, Entry, digest_json, sha256_file
+from .cache import Cache, Entry
+from .keys import digest_json, sha256_file
 from .errors import BuildError, ConfigError
 from .slurm import clean_staging
 from .figures import FigureSpec, discover

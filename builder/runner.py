@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import launch
-from .cache import Cache, Entry, Lookup, static_inputs
+from .cache import Cache, Entry, Lookup
+from .keys import static_inputs
 from .errors import BuildError, StaleError
 from .executors import LocalExecutor
 from .harness import RUN_FILE, write_run

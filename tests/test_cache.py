@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.cache import Cache, code_digest, static_inputs
+from builder.cache import Cache, code_digest
+from builder.keys import static_inputs
 from builder.figures import discover
 from builder.runner import plan
 
