@@ -10,15 +10,15 @@ import sys
 
 import click
 
-PROFILES = ("smoke", "quick", "full")
-profile_help = "smoke: seconds (tests); quick: the default deck on a laptop CPU; full: a GPU."
+from .profiles import DEFAULT, HELP, PROFILES
+
 frozen_help = ("Never compute: fail listing every stale figure (for CI and GitHub Pages). Entries built with "
                "other package versions are used, with a warning.")
 
 
 def profile_option(f):
-    return click.option("--profile", type=click.Choice(PROFILES), default="quick", show_default=True,
-                        help=profile_help)(f)
+    return click.option("--profile", type=click.Choice(PROFILES), default=DEFAULT, show_default=True,
+                        help=HELP)(f)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

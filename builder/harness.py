@@ -94,7 +94,7 @@ def main(spec_path: str) -> int:
     finally:
         import builder.script as api
 
-        from .cache import file_digest
+        from .keys import file_digest
 
         record = {
             "wall_time_s": time.perf_counter() - start,

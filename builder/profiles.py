@@ -19,6 +19,8 @@ HELP = "smoke: seconds (tests); quick: the default deck on a laptop CPU; full: a
 DEFAULT_TIMEOUT = {"smoke": 120, "quick": 1800, "full": 6 * 3600}  # seconds
 
 
-def merged(base: dict, overrides: dict) -> dict:
-    """The params of one profile: base params, then that profile's overrides."""
-    return {**base, **overrides}
+def params_of(decl: dict, profile: str) -> dict:
+    """The params of one profile of a (validated) FIGURE: base params, then that profile's
+    overrides. The one place where they are merged: the key, the run and a script run alone
+    all get them from here."""
+    return {**decl.get("params", {}), **(decl.get("profiles") or {}).get(profile, {})}

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import launch
-from .cache import Cache, Entry, Lookup, static_inputs
+from .cache import Cache, Entry, Lookup
+from .keys import static_inputs
 from .errors import BuildError, StaleError
 from .executors import LocalExecutor
 from .harness import RUN_FILE, write_run
@@ -194,7 +195,7 @@ class Runner:
     def run_doc(self, spec: FigureSpec, upstream: dict[str, Entry]) -> dict:
         """What the harness runs (executors.write_run adds the staging's paths)."""
         return {"root": str(self.root), "script": str(spec.path), "profile": self.profile,
-                "upstream": {n: str(e.path / "out") for n, e in upstream.items()}}
+                "params": spec.params(self.profile), "upstream": {n: str(e.path / "out") for n, e in upstream.items()}}
 
     def execute(self, spec: FigureSpec, staging: Path) -> tuple[str | None, dict]:
         """Run one figure into staging/out through its executor; (problem or None, its record)."""

@@ -40,6 +40,7 @@ from pathlib import Path
 from . import launch
 from .errors import ConfigError, Detached
 from .harness import harness_command, harness_env, write_run
+from .keys import static_key
 
 CLUSTERS = ("slurm", "local", "debug")  # submitit's: local and debug run the jobs on this machine
 JOB_FILE = "job.json"
@@ -58,16 +59,8 @@ QUEUED = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "
 RUNNING = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
 
 
-
-def static_key(inputs) -> str:
-    """The key as far as it is known before the figure runs (the reads are added after)."""
-    from .cache import digest_json
-
-    return digest_json({"static": inputs.static_digest, "packages": inputs.packages})
-
-
 def run_figure(root: str, jobdir: str, timeout_s: float) -> dict:
-    """What a submitted job runs (pickled by reference: the job imports builder.executors).
+    """What a submitted job runs (pickled by reference: the job imports builder.slurm).
 
     Waits until job.json names this job, then runs the harness exactly as the local executor
     does, its output in <jobdir>/harness.log. Returns a small dict; never raises for the figure.
