@@ -4,6 +4,7 @@ and (browser) the sandboxed canvas frames in Debian's chromium."""
 
 from __future__ import annotations
 
+import ast
 import html.parser
 import json
 import os
@@ -17,6 +18,7 @@ import pytest
 import yaml
 
 from builder import llm, sandbox
+from builder.profiles import params_of
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "figures"))
@@ -249,6 +251,13 @@ def test_javascript_cannot_forge_its_measure(tmp_path, broken):
         assert not data["handles_scroll"]
 
 
+def figure_decl(script: Path) -> dict:
+    """The FIGURE literal of a script, as ces reads it (never by running the script)."""
+    tree = ast.parse(script.read_text(encoding="utf-8"))
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "FIGURE")
+    return ast.literal_eval(node.value)
+
+
 def _run_under_harness(tmp_path) -> tuple[dict, dict, str]:
     """Run llm_icl through builder.harness in a deck with a pinned answer."""
     harness = pytest.importorskip("builder.harness")
@@ -264,7 +273,8 @@ def _run_under_harness(tmp_path) -> tuple[dict, dict, str]:
     run_dir = tmp_path / "run"
     (run_dir / "out").mkdir(parents=True)
     spec = {"root": str(deck), "outdir": str(run_dir / "out"), "script": "figures/llm_icl.py",
-            "record": str(run_dir / "record.json"), "profile": "smoke", "upstream": {}}
+            "record": str(run_dir / "record.json"), "profile": "smoke", "upstream": {},
+            "params": params_of(figure_decl(REPO / "figures" / "llm_icl.py"), "smoke")}
     (run_dir / "run.json").write_text(json.dumps(spec), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CES_")}
     env.update(CES_RUN=str(run_dir / "run.json"), PYTHONPATH=str(REPO))
