@@ -47,6 +47,7 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -489,7 +490,7 @@ def _run(argv, *, mode, files, timeout, memory_mb, cpu_seconds, max_output, prel
                 value_drain.append(_Drain(os.fdopen(value_r, "rb", closefd=False), 4096))
 
         start = time.monotonic()
-        res = launch.run(launcher, cwd=str(inputs), env=env, timeout=timeout, stdout=_PIPE, stderr=_PIPE,
+        res = launch.run(launcher, cwd=str(inputs), env=env, timeout=timeout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          pass_fds=pass_fds, on_start=started)
         duration = time.monotonic() - start
         if res.error:
@@ -516,9 +517,6 @@ def _run(argv, *, mode, files, timeout, memory_mb, cpu_seconds, max_output, prel
         for fd in fds:
             os.close(fd)
         shutil.rmtree(base, ignore_errors=True)
-
-
-_PIPE = -1  # subprocess.PIPE, without importing subprocess here
 
 
 def _value(data: bytes, nonce: bytes) -> dict | None:

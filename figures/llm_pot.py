@@ -40,7 +40,7 @@ from fractions import Fraction
 import sympy
 
 from builder.llm import ask
-from builder.sandbox import run_python
+from builder.sandbox import SandboxError, run_python
 from builder.script import setup
 from _llm import extract_code
 from _style import canvas, french_number
@@ -75,9 +75,12 @@ if re.search(r"\bSymbol\s*\(", program) and not re.search(r"^\s*(from\s+sympy\s+
     prelude = "from sympy import Symbol"
 result = {"ran": False}
 if program:
-    run = run_python((prelude + "\n" if prelude else "") + program, timeout=p["timeout_s"],
-                     memory_mb=p["memory_mb"], preload=("sympy",), value="ans")
-    result = {"ran": True, "exit": run.reason, **(run.value or {"error": "no value"})}
+    try:
+        run = run_python((prelude + "\n" if prelude else "") + program, timeout=p["timeout_s"],
+                         memory_mb=p["memory_mb"], preload=("sympy",), value="ans")
+    except SandboxError as exc:   # no sandbox here, and no opt-in: say so in one line
+        raise SystemExit(f"llm-pot: {exc.format_message()}") from None
+    result = {"ran": True, "exit": run.reason, "sandbox": run.isolation, **(run.value or {"error": "no value"})}
 
 value = result.get("float")
 verdict = reading = None

@@ -118,6 +118,26 @@ def test_pot_transcript_is_executed_and_wrong(tmp_path):
     assert "printed" not in data["result"] and "stderr_tail" not in data["result"]
 
 
+@pytest.mark.parametrize("opt_in", [False, True], ids=["refused", "hook"])
+def test_pot_without_bubblewrap_is_refused_in_one_line_unless_opted_in(tmp_path, opt_in):
+    env = {**os.environ, "CES_LLM_CONFIG": str(llm_config(tmp_path)), "CES_LLM_CACHE": str(tmp_path / "pins"),
+           "PATH": str(tmp_path)}                         # no bwrap on PATH
+    env.pop("CES_RUN", None)
+    env.pop("CES_SANDBOX", None)
+    if opt_in:
+        env["CES_SANDBOX"] = "hook"
+    proc = subprocess.run([sys.executable, "figures/llm_pot.py", "--profile", "smoke", "--out", str(tmp_path / "out")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    if opt_in:
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads((tmp_path / "out" / "pot.json").read_text(encoding="utf-8"))
+        assert data["result"]["sandbox"] == "audit-hook" and data["result"]["fraction"] == "35/17"
+    else:
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip().splitlines() == [
+            "llm-pot: " + sandbox.REFUSED + " (bubblewrap is not installed)"]
+
+
 def test_aot_transcript_answer_is_checked_valid(tmp_path):
     out = run_figure("llm_aot.py", tmp_path, llm_config(tmp_path))
     data = json.loads((out / "aot.json").read_text(encoding="utf-8"))

@@ -10,7 +10,6 @@ Under CI=true a missing bubblewrap fails the tests instead of skipping them.
 
 import os
 import socket
-import stat
 import subprocess
 import sys
 import textwrap
