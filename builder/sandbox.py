@@ -23,7 +23,7 @@ Nothing here ever `eval`s or `exec`s the code in the calling process. Isolation 
   the user opts into it (SandboxError, one line that says so).
 
 In both modes: an empty environment (PATH, HOME, LANG: no secrets), resource limits set in
-the code's process before exec (address space, CPU time, size of a file, processes — 32 —,
+the code's process before exec (address space, CPU time, size of a file, processes and threads — 64 —,
 file descriptors, no core files), and a trusted launcher that is the subreaper of everything
 the code starts: the run lasts until the code *and every process it started* (even in a
 session of its own) have ended, and at the timeout all of them are killed (builder.launch:
@@ -61,7 +61,7 @@ from .errors import SandboxError
 REASONS = ("ok", "error", "timeout", "cpu", "memory", "output", "killed")
 
 _ENV_MODE = "CES_SANDBOX"       # "auto" (default): bubblewrap or refuse; "hook": the audit-hook guard
-MAX_PROCESSES = 32              # RLIMIT_NPROC of the code (as `nobody`, or in its user namespace)
+MAX_PROCESSES = 64              # RLIMIT_NPROC (threads count: node alone has ~10) as `nobody`, or per user namespace
 WORK_MB, TMP_MB = 64, 16        # tmpfs caps of the working directory and of /tmp (bubblewrap)
 NOBODY = 65534
 WORK = "/work"                  # the code's working directory inside bubblewrap
