@@ -2,36 +2,49 @@
 
     result = run_python("print(6 * 7)", timeout=5)
     result.ok, result.stdout, result.reason      # True, "42\n", "ok"
+    run_python("ans = 35 / 17", value="ans").value   # {"type": "float", "float": 2.05…, …}
 
-Nothing here ever `eval`s or `exec`s the code in the calling process. The code runs in a
-throw-away working directory, with an empty environment (PATH, HOME, LANG only: no secrets),
-resource limits (RLIMIT_AS for memory, RLIMIT_CPU, RLIMIT_FSIZE, no core files, a file
-descriptor cap) and a wall-clock timeout that kills the whole process tree.
+Nothing here ever `eval`s or `exec`s the code in the calling process. Isolation (what
+`isolation()` returns on this machine):
 
-Isolation, strongest available first (`isolation()` says which one this machine gets):
+- "bubblewrap" (the default; Debian package `bubblewrap`): the code runs in new network,
+  PID, IPC, UTS (and, for a non-root caller, user) namespaces, with a filesystem view of its
+  own: /usr and the interpreter's prefix read-only, a fresh /dev, a private /tmp and a private
+  working directory (both tmpfs with a size cap), nothing else — no /etc/shadow, no /root,
+  no home, no /run, no host /tmp, so no host Unix socket can be reached either (and abstract
+  sockets belong to the network namespace, which has only its own loopback). Run by root,
+  the code also runs as the unprivileged user `nobody` (65534), so even a file that is in the
+  view but private (0600) cannot be read. Every capability is dropped, no_new_privs is set.
+- "audit-hook" (opt-in only: CES_SANDBOX=hook): Python code only, on the host's filesystem,
+  behind a PEP 578 audit hook that refuses sockets, subprocesses, ctypes, sqlite3, fifos,
+  extended attributes, introspection of frames and of the garbage collector, reads outside
+  the interpreter's own files and the working directory, and writes outside the working
+  directory. It is a guard, not a wall; without bubblewrap ces refuses untrusted code unless
+  the user opts into it (SandboxError, one line that says so).
 
-- "namespaces": util-linux `unshare` puts the process in new network, mount, PID, IPC and
-  UTS namespaces (as root; otherwise with a user namespace, `unshare -r`). The network
-  namespace has no interface up, so every connection fails (ENETUNREACH), loopback included.
-  Every mount is remounted read-only except the working directory, so writing anywhere else
-  fails with EROFS. `setpriv` then empties the capability bounding set and sets
-  no_new_privs, so the code cannot remount anything or regain privileges, and the PID
-  namespace keeps it from signalling processes outside.
-- "audit-hook" (no usable namespaces, or CES_SANDBOX=hook): Python code only. A PEP 578 audit
-  hook installed before the code runs refuses sockets, subprocesses, ctypes, and writes,
-  renames or deletions outside the working directory. This is a guard, not a wall: code
-  that finds a way around the hook is not contained. Non-Python commands are refused.
+In both modes: an empty environment (PATH, HOME, LANG: no secrets), resource limits set in
+the code's process before exec (address space, CPU time, size of a file, processes and threads — 64 —,
+file descriptors, no core files), and a trusted launcher that is the subreaper of everything
+the code starts: the run lasts until the code *and every process it started* (even in a
+session of its own) have ended, and at the timeout all of them are killed (builder.launch:
+process group, processes carrying its token, and in bubblewrap the whole PID namespace).
 
-Limits of the "namespaces" mode: the code can still read files the calling user can read
-(the filesystem is read-only, not hidden), and the process count is not capped (the
-timeout ends a fork bomb along with the whole PID namespace).
+A verdict about the code is never computed inside the code's process. `value="ans"` asks for
+the program's variable `ans`: the boot code sends it, once the program has returned, on a pipe
+that is not stdout, prefixed with a nonce the boot read from another pipe and closed before the
+program started (so a printed or forged line is not a result); only a type name, a float and an
+exact fraction travel, never a repr (that could carry a file's content). The exit status
+comes from the launcher, which the code cannot signal. stdout and stderr are returned for logs
+only; a figure publishes `value`, not them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -41,18 +54,20 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import CesError
+from . import launch
+from .errors import SandboxError
 
 #: Reasons a run can end with (SandboxResult.reason).
-REASONS = ("ok", "error", "timeout", "cpu", "memory", "output", "killed", "setup")
+REASONS = ("ok", "error", "timeout", "cpu", "memory", "output", "killed")
 
-_ENV_MODE = "CES_SANDBOX"  # "auto" (default) or "hook": force the audit-hook mode
-_NS_FLAGS = ["--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--mount-proc", "--kill-child"]
-_SETPRIV = ["--bounding-set=-all", "--inh-caps=-all", "--no-new-privs"]
+_ENV_MODE = "CES_SANDBOX"       # "auto" (default): bubblewrap or refuse; "hook": the audit-hook guard
+MAX_PROCESSES = 64              # RLIMIT_NPROC (threads count: node alone has ~10) as `nobody`, or per user namespace
+WORK_MB, TMP_MB = 64, 16        # tmpfs caps of the working directory and of /tmp (bubblewrap)
+NOBODY = 65534
+WORK = "/work"                  # the code's working directory inside bubblewrap
 
-
-class SandboxError(CesError):
-    """The sandbox itself could not run the code (not: the code failed)."""
+REFUSED = ("no sandbox for untrusted code on this machine: install bubblewrap "
+           "(apt-get install bubblewrap), or set CES_SANDBOX=hook to accept the weaker audit-hook guard")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,19 +76,20 @@ class SandboxResult:
 
     stdout: str
     stderr: str
-    returncode: int | None   # exit status; None when killed by a signal
+    returncode: int | None   # exit status; None when killed by a signal or timed out
     signal: int | None       # the signal that ended it, if any
     reason: str              # one of REASONS: why it ended
     duration: float          # wall-clock seconds
-    isolation: str           # "namespaces" or "audit-hook"
+    isolation: str           # "bubblewrap" or "audit-hook"
     truncated: bool = False  # stdout or stderr was cut at max_output bytes
+    value: dict | None = None  # run_python(value=NAME): {"type", "float", "fraction"} or {"error"}
 
     @property
     def ok(self) -> bool:
         return self.reason == "ok"
 
     def summary(self) -> str:
-        """One line for logs and figure JSON: 'ok', 'timeout after 2.0 s', 'error: NameError: …'."""
+        """One line for logs: 'ok', 'timeout after 2.0 s', 'error: NameError: …'."""
         if self.reason == "ok":
             return "ok"
         if self.reason == "timeout":
@@ -84,160 +100,286 @@ class SandboxResult:
 
 # -- choosing the isolation ----------------------------------------------------------------
 
-_probe_cache: dict[str, str] = {}
+_probe: dict[str, str | None] = {}
 
 
-def _unshare_prefix() -> list[str] | None:
-    """The unshare command line this machine accepts, or None."""
-    unshare, setpriv = shutil.which("unshare"), shutil.which("setpriv")
-    if not unshare or not setpriv or not shutil.which("mount") or sys.platform != "linux":
-        return None
-    for extra in ([] if os.geteuid() == 0 else None, ["--map-root-user"]):
-        if extra is None:
-            continue
-        cmd = [unshare, *extra, *_NS_FLAGS]
-        try:
-            probe = subprocess.run([*cmd, "true"], capture_output=True, timeout=10,
-                                   env={"PATH": os.defpath})
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if probe.returncode == 0:
-            return cmd
-    return None
+def _bwrap_works() -> str | None:
+    """Why bubblewrap cannot run here, or None when it can (probed once per process)."""
+    if "bwrap" not in _probe:
+        why = None
+        if sys.platform != "linux" or not shutil.which("bwrap"):
+            why = "bubblewrap is not installed"
+        else:
+            try:
+                with tempfile.TemporaryDirectory(prefix="ces-sandbox-probe-") as d:
+                    r = launch.run([*_bwrap_argv(Path(d), proc=False), sys.executable, "-I", "-S", "-c", "pass"],
+                                   cwd=d, env={}, timeout=20, stderr=None)
+                why = None if r.returncode == 0 else f"bubblewrap does not start here ({r.problem})"
+            except OSError as exc:
+                why = f"bubblewrap does not start here ({exc})"
+        _probe["bwrap"] = why
+    return _probe["bwrap"]
 
 
-def isolation() -> str:
-    """'namespaces' or 'audit-hook': what run_python/run_command use on this machine."""
+def isolation() -> str | None:
+    """'bubblewrap', 'audit-hook' (only when CES_SANDBOX=hook) or None: nothing to run untrusted
+    code in here, and run_python/run_command raise SandboxError(REFUSED)."""
     mode = os.environ.get(_ENV_MODE, "auto")
     if mode == "hook":
         return "audit-hook"
-    if "ns" not in _probe_cache:
-        prefix = _unshare_prefix()
-        _probe_cache["ns"] = json.dumps(prefix)
-    return "namespaces" if json.loads(_probe_cache["ns"]) else "audit-hook"
+    if mode not in ("auto", ""):
+        raise SandboxError(f"{_ENV_MODE}={mode!r}: expected 'auto' or 'hook'")
+    return "bubblewrap" if _bwrap_works() is None else None
+
+
+def _require(python: bool) -> str:
+    mode = isolation()
+    if mode is None:
+        raise SandboxError(f"{REFUSED} ({_bwrap_works()})")
+    if mode == "audit-hook" and not python:
+        raise SandboxError("only Python code can run under the audit-hook guard; other programs need bubblewrap")
+    return mode
+
+
+# -- the bubblewrap command line -----------------------------------------------------------
+
+def _python_roots(preload: tuple[str, ...] = ()) -> list[str]:
+    """Directories the interpreter (and the preloaded modules) need, outside /usr."""
+    roots = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)}
+    for name in preload:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            top = Path(spec.origin).resolve().parent
+            if spec.submodule_search_locations:   # a package: bind its parent (site-packages)
+                top = top.parent
+            roots.add(str(top))
+    kept = sorted(r for r in roots if not r.startswith("/usr/") and r != "/usr")
+    return [r for r in kept if not any(r.startswith(o + os.sep) for o in kept if o != r)]
+
+
+def _bwrap_argv(inputs: Path, *, proc: bool, preload: tuple[str, ...] = ()) -> list[str]:
+    root = os.geteuid() == 0
+    argv = [shutil.which("bwrap") or "bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+            "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv",
+            "--ro-bind", "/usr", "/usr"]
+    if not root:
+        argv.insert(1, "--unshare-user")
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            argv += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            argv += ["--ro-bind", top, top]
+    argv += ["--perms", "0755", "--dir", "/etc"]
+    for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"):
+        argv += ["--ro-bind-try", etc, etc]
+    made: set[str] = set()
+    for prefix in _python_roots(preload):
+        for parent in reversed(Path(prefix).parents[:-1]):  # readable by nobody (bwrap makes them 0700)
+            if str(parent) not in made:
+                made.add(str(parent))
+                argv += ["--perms", "0755", "--dir", str(parent)]
+        argv += ["--ro-bind", prefix, prefix]
+    argv += ["--dev", "/dev", *(["--proc", "/proc"] if proc else []),
+             "--size", str(TMP_MB * 2**20), "--tmpfs", "/tmp",
+             "--size", str(WORK_MB * 2**20), "--tmpfs", WORK,
+             "--ro-bind", str(inputs), "/in", "--chdir", WORK]
+    if root:  # the launcher keeps only what it needs to become nobody
+        argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return argv
 
 
 # -- code run inside the sandbox ----------------------------------------------------------
 
-# Trusted launcher, run as `python -I -S -c _LAUNCHER CONFIG`. In namespace mode it is PID 1
-# of the new PID namespace: it makes the mounts read-only, forks, and the child sets the
-# limits, drops capabilities (setpriv) and execs the untrusted command; PID 1 waits and
-# writes the child's exit status to the status pipe (a PID-1 process cannot re-raise the
-# signal that killed its child, and unshare's own re-raise is unreliable).
+# Trusted launcher, `python -I -S -c _LAUNCHER CONFIG`. It copies the inputs into the working
+# directory (bubblewrap), becomes the subreaper of the code's processes, forks; the child sets
+# the limits, becomes nobody (root in bubblewrap) and execs the code; the launcher waits until
+# every process has ended and writes the code's exit status on the status pipe.
 _LAUNCHER = r"""
-import json, os, re, resource, subprocess, sys
+import ctypes, json, os, resource, shutil, sys
 cfg = json.loads(sys.argv[1])
-work = cfg["work"]
-status_fd = cfg["status_fd"]
-
-def report(obj):
-    if status_fd is not None:
-        os.write(status_fd, json.dumps(obj).encode())
-
-def limits():
-    mem, cpu, fsize = cfg["memory"], cfg["cpu"], cfg["fsize"]
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-
-if cfg["namespaces"]:
-    def unescape(s):
-        return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s)
-    def mount(*args):
-        r = subprocess.run(["mount", *args], capture_output=True, text=True)
-        return r.returncode == 0, r.stderr.strip()
-    try:
-        ok, err = mount("--make-rprivate", "/")
-        ok = ok and mount("--bind", work, work)[0]
-        if not ok:
-            raise OSError("cannot bind the working directory: " + err)
-        for line in open("/proc/self/mountinfo", encoding="utf-8"):
-            fields = line.split()
-            point, options = unescape(fields[4]), fields[5].split(",")
-            if point == work or "ro" in options:
-                continue
-            ok, err = mount("-o", "remount,bind,ro", point)
-            if not ok and os.path.exists(point):
-                raise OSError("cannot make " + point + " read-only: " + err)
-        os.chdir(work)  # the old working directory is on the read-only mount underneath
-    except OSError as exc:
-        report({"setup": str(exc)})
-        sys.exit(125)
-    pid = os.fork()
-    if pid == 0:
-        os.close(status_fd)
-        limits()
-        os.execv(cfg["setpriv"][0], cfg["setpriv"] + ["--"] + cfg["argv"])
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except ChildProcessError:
-            status = None
-            break
-        except InterruptedError:
-            continue
-    if status is not None and os.WIFSIGNALED(status):
-        report({"signal": os.WTERMSIG(status)})
-    elif status is not None:
-        report({"exit": os.WEXITSTATUS(status)})
-    sys.exit(0)
-else:
-    limits()
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(4, 0, 0, 0, 0)           # PR_SET_DUMPABLE 0: the code cannot ptrace us or open /proc/<us>/fd
+libc.prctl(36, 1, 0, 0, 0)          # PR_SET_CHILD_SUBREAPER: orphans (own sessions too) come to us
+if cfg["inputs"]:
+    for name in os.listdir(cfg["inputs"]):
+        src = os.path.join(cfg["inputs"], name)
+        (shutil.copytree if os.path.isdir(src) else shutil.copyfile)(src, os.path.join(cfg["work"], name))
+    os.chmod(cfg["work"], 0o1777)   # the code writes here; the inputs stay root's (sticky bit)
+os.chdir(cfg["work"])
+pid = os.fork()
+if pid == 0:
+    os.close(cfg["status_fd"])
+    for what, value in (("AS", cfg["memory"]), ("CPU", cfg["cpu"]), ("FSIZE", cfg["fsize"]), ("CORE", 0),
+                        ("NOFILE", 256), ("NPROC", cfg["nproc"])):
+        if value is not None:
+            hard = value + 1 if what == "CPU" else value
+            resource.setrlimit(getattr(resource, "RLIMIT_" + what), (value, hard))
+    if cfg["drop_to"] is not None:
+        os.setgroups([])
+        os.setgid(cfg["drop_to"])
+        os.setuid(cfg["drop_to"])
     os.execv(cfg["argv"][0], cfg["argv"])
+status = None
+while True:
+    try:
+        done, st = os.waitpid(-1, 0)
+    except ChildProcessError:
+        break
+    if done == pid:
+        status = st
+if status is None:
+    report = {"lost": True}
+elif os.WIFSIGNALED(status):
+    report = {"signal": os.WTERMSIG(status)}
+else:
+    report = {"exit": os.WEXITSTATUS(status)}
+os.write(cfg["status_fd"], json.dumps(report).encode())
 """
 
-# Python-side guard, run before the untrusted program (both modes; in namespace mode it is a
-# second layer, in audit-hook mode the only one). Then the program runs as __main__.
-# _PRELOAD (prepended) lists trusted modules imported before the hook is installed: sympy, for
-# one, loads ctypes when imported.
+# The Python guard, run before the untrusted program (both modes; with bubblewrap a second
+# layer, in audit-hook mode the only one). It reads the nonce, installs the hook, runs main.py,
+# and sends the requested variable on the value pipe. _PRELOAD, _ALLOWED_READ _VALUE and _WRITABLE are
+# prepended: modules imported before the hook (sympy loads ctypes), directories that may be read,
+# the private /tmp (bubblewrap) that may be written besides the working directory.
 _PY_BOOT = r"""
 import os, sys
-for _name in _PRELOAD:
-    __import__(_name)
-_WORK = os.path.realpath(os.getcwd())
-_NET = ("socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg", "socket.getaddrinfo",
-        "socket.gethostbyname", "socket.gethostbyaddr", "socket.__new__")
-_SPAWN = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
-          "os.forkpty", "pty.spawn", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.addressof",
-          "os.kill", "os.killpg", "signal.pthread_kill")
-_PATH1 = ("os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate", "os.utime",
-          "shutil.rmtree", "os.chdir", "os.chroot")
-_PATH2 = ("os.rename", "os.link", "os.symlink", "shutil.copyfile", "shutil.move")
-_WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
-def _inside(path):
-    if isinstance(path, int):
-        return True
-    p = os.path.realpath(os.fsdecode(path))
-    return p == _WORK or p.startswith(_WORK + os.sep) or p == os.devnull
 
-def _hook(event, args):
-    if event == "open":
-        path, mode, flags = args
-        if path is None:
+def _ces_boot(argv):
+    import builtins, fractions
+    nonce_fd, value_fd = int(argv[1]), int(argv[2])
+    nonce = os.read(nonce_fd, 64)
+    os.close(nonce_fd)
+    for name in _PRELOAD:
+        __import__(name)
+    work = (os.path.realpath(os.getcwd()),) + tuple(_WRITABLE)
+    readable = tuple(os.path.realpath(p) for p in _ALLOWED_READ) + work
+    net = ("socket.", "_socket.")
+    spawn = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+             "pty.spawn", "ctypes.", "os.kill", "os.killpg", "signal.pthread_kill", "sqlite3.", "resource.setrlimit",
+             "sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile", "gc.get_", "os.setxattr",
+             "os.removexattr", "mmap.__new__", "os.chroot", "os.chflags", "os.lockf", "os.putenv", "os.unsetenv")
+    refused_modules = {"posix", "_posixsubprocess", "_sqlite3", "sqlite3", "_ctypes", "ctypes", "_xxsubinterpreters",
+                       "_testcapi", "_testinternalcapi"}
+    frames = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "f_globals", "f_locals", "f_builtins"}
+    path1 = ("os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate", "os.utime",
+             "shutil.rmtree", "os.chdir")
+    path2 = ("os.rename", "os.link", "os.symlink", "shutil.copyfile", "shutil.move", "shutil.copytree")
+    listing = ("os.listdir", "os.scandir", "glob.glob", "os.walk", "os.fwalk")
+    writing_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+    realpath, fsdecode, sep = os.path.realpath, os.fsdecode, os.sep
+
+    def under(path, roots):
+        if isinstance(path, int):
+            return True
+        p = realpath(fsdecode(path))
+        return p == os.devnull or any(p == r or p.startswith(r + sep) for r in roots)
+
+    def hook(event, args):
+        if event == "open":
+            path, mode, flags = args
+            if path is None:
+                return
+            writing = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & writing_flags)
+            if not under(path, work if writing else readable):
+                raise PermissionError("sandbox: %s %s is not allowed" % ("writing" if writing else "reading", path))
+        elif event == "import":
+            if args[0] in refused_modules:
+                raise PermissionError("sandbox: importing %s is not allowed" % args[0])
+        elif event == "object.__getattr__":
+            if args[1] in frames:
+                raise PermissionError("sandbox: reading %s is not allowed" % args[1])
+        elif event.startswith(net) or event.startswith(spawn):
+            raise PermissionError("sandbox: %s is not allowed" % event)
+        elif event in path1:
+            if args and not under(args[0], work):
+                raise PermissionError("sandbox: %s outside the working directory is not allowed" % event)
+        elif event in path2:
+            if len(args) > 1 and not (under(args[0], work) and under(args[1], work)):
+                raise PermissionError("sandbox: %s outside the working directory is not allowed" % event)
+        elif event in listing:
+            if args and args[0] is not None and not under(args[0], readable):
+                raise PermissionError("sandbox: %s %s is not allowed" % (event, args[0]))
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("sandbox: this call is not allowed")
+
+    # Calls that raise no audit event (or that a module bound under another name): every
+    # reference to them in a loaded module is replaced, and their modules made unimportable.
+    posix = sys.modules.get("posix")
+    names = ("mkfifo", "mknod", "setxattr", "removexattr", "fork", "forkpty", "execv", "execve", "posix_spawn",
+             "posix_spawnp", "system", "kill", "killpg", "setsid")
+    dangerous = {id(getattr(posix, n)) for n in names if hasattr(posix, n)}
+    fork_exec = getattr(sys.modules.get("_posixsubprocess"), "fork_exec", None)
+    if fork_exec is not None:
+        dangerous.add(id(fork_exec))
+    for mod in list(sys.modules.values()):
+        space = getattr(mod, "__dict__", None)
+        if isinstance(space, dict):
+            for key, val in list(space.items()):
+                if id(val) in dangerous:
+                    space[key] = refuse
+    for name in ("_posixsubprocess", "_sqlite3", "_ctypes", "posix"):
+        sys.modules.pop(name, None)
+    del fork_exec, posix
+    sys.addaudithook(hook)
+    del hook
+
+    with open("main.py", encoding="utf-8") as f:
+        source = f.read()
+    sys.argv = ["main.py"]
+    ns = {"__name__": "__main__", "__file__": "main.py", "__builtins__": builtins}
+    # What the value is sent with is bound now: the program may patch os, json or builtins.
+    write, Fraction, isinstance_, float_, int_, repr_, hasattr_, type_ = (
+        os.write, fractions.Fraction, isinstance, float, int, repr, hasattr, type)
+
+    def send(error=None, kind=None, number=None, fraction=None):
+        if not _VALUE:
             return
-        writing = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITE)
-        if writing and not _inside(path):
-            raise PermissionError("sandbox: writing outside the working directory is not allowed: %s" % (path,))
-    elif event in _NET:
-        raise PermissionError("sandbox: network access is not allowed (%s)" % event)
-    elif event in _SPAWN:
-        raise PermissionError("sandbox: %s is not allowed" % event)
-    elif event in _PATH1:
-        if args and not _inside(args[0]):
-            raise PermissionError("sandbox: %s outside the working directory is not allowed" % event)
-    elif event in _PATH2:
-        if len(args) > 1 and not (_inside(args[0]) and _inside(args[1])):
-            raise PermissionError("sandbox: %s outside the working directory is not allowed" % event)
+        def word(s):
+            return s if s.isidentifier() and len(s) <= 40 else "object"
+        if error is not None:
+            body = '{"error": "%s"}' % word(error)
+        else:
+            finite = number is not None and number == number and number not in (float_("inf"), float_("-inf"))
+            body = '{"type": "%s", "float": %s, "fraction": %s}' % (
+                word(kind), repr_(number) if finite else "null", '"%s"' % fraction if fraction else "null")
+        write(value_fd, nonce + body.encode() + b"\n")
 
-sys.addaudithook(_hook)
-del _hook
-import runpy
-sys.argv = ["main.py"]
-runpy.run_path("main.py", run_name="__main__")
+    try:
+        exec(compile(source, "main.py", "exec"), ns)
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            raise
+    except BaseException as exc:
+        send(error=type_(exc).__name__)
+        raise
+    if not _VALUE:
+        return
+    if _VALUE not in ns:
+        return send(error="missing")
+    v = ns[_VALUE]
+    number = fraction = None
+    try:
+        if isinstance_(v, (int_, float_, Fraction)) and not isinstance_(v, bool):
+            exact = v
+        elif all(hasattr_(v, a) for a in ("is_Rational", "p", "q")) and v.is_Rational is True:
+            exact = Fraction(int_(v.p), int_(v.q))
+        elif hasattr_(v, "is_number") and v.is_number is True:
+            exact = v
+        else:
+            exact = None
+        if exact is not None:
+            number = float_(exact)
+            if not isinstance_(exact, float_) and isinstance_(exact, (int_, Fraction)):
+                f = Fraction(exact)
+                fraction = "%d/%d" % (f.numerator, f.denominator)
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError, AttributeError):
+        number = fraction = None
+    send(kind=type_(v).__name__, number=float_(number) if number is not None else None, fraction=fraction)
+
+
+_ces_boot(sys.argv)
 """
 
 
@@ -245,126 +387,158 @@ runpy.run_path("main.py", run_name="__main__")
 
 def run_python(code: str, *, timeout: float = 10.0, memory_mb: int = 1024, cpu_seconds: int | None = None,
                files: dict[str, str | bytes] | None = None, max_output: int = 1_000_000,
-               preload: tuple[str, ...] = ()) -> SandboxResult:
+               preload: tuple[str, ...] = (), value: str | None = None) -> SandboxResult:
     """Run Python source `code` (as main.py) with this interpreter in the sandbox.
 
     files: extra files written into the working directory first (name -> content).
     preload: modules imported before the guard is installed (e.g. ("sympy",), which loads
     ctypes, refused to the program itself).
-    The interpreter runs in isolated mode (-I: no user site, no PYTHON* variables, the
-    working directory not on sys.path) and writes no bytecode (-B).
+    value: the name of a variable whose final value is sent back (SandboxResult.value):
+    {"type": "float", "float": 2.0588…, "fraction": "35/17" or None}, or {"error": "NameError"}
+    / {"error": "missing"}; None when the program sent nothing trustworthy (killed, timeout).
     """
-    files = dict(files or {})
-    files["main.py"] = code
+    mode = _require(python=True)
     if not all(isinstance(m, str) and m.replace(".", "").replace("_", "").isalnum() for m in preload):
         raise SandboxError(f"bad module names to preload: {preload!r}")
-    files["_ces_boot.py"] = f"_PRELOAD = {list(preload)!r}\n" + _PY_BOOT
-    return _run([sys.executable, "-I", "-B", "_ces_boot.py"], files=files, timeout=timeout,
-                memory_mb=memory_mb, cpu_seconds=cpu_seconds, max_output=max_output, python=True)
+    if value is not None and not value.isidentifier():
+        raise SandboxError(f"bad variable name for the value: {value!r}")
+    allowed = sorted({sys.base_prefix, sys.prefix, sys.exec_prefix, *_python_roots(preload), "/dev/urandom"})
+    files = dict(files or {})
+    files["main.py"] = code
+    files["_ces_boot.py"] = (f"_PRELOAD = {list(preload)!r}\n_ALLOWED_READ = {allowed!r}\n"
+                             f"_VALUE = {value!r}\n_WRITABLE = {['/tmp'] if mode == 'bubblewrap' else []!r}\n" + _PY_BOOT)
+    return _run([sys.executable, "-I", "-B", "_ces_boot.py"], mode=mode, files=files, timeout=timeout,
+                memory_mb=memory_mb, cpu_seconds=cpu_seconds, max_output=max_output, preload=preload,
+                channels=True)
 
 
 def run_command(argv: list[str], *, timeout: float = 10.0, memory_mb: int = 1024,
                 cpu_seconds: int | None = None, files: dict[str, str | bytes] | None = None,
                 max_output: int = 1_000_000) -> SandboxResult:
-    """Run any program (e.g. node) in the sandbox; needs the "namespaces" isolation.
+    """Run any program (e.g. node) in the sandbox; needs bubblewrap.
 
     argv[0] is looked up on PATH; relative file arguments refer to the working directory.
     """
-    if isolation() != "namespaces":
-        raise SandboxError(f"cannot sandbox {argv[0]!r} here: no usable Linux namespaces "
-                           "(unshare/setpriv), and only Python code can run under the audit-hook guard")
+    mode = _require(python=False)
     exe = shutil.which(argv[0])
     if exe is None:
         raise SandboxError(f"{argv[0]!r} is not installed (not found on PATH)")
-    return _run([exe, *argv[1:]], files=files or {}, timeout=timeout, memory_mb=memory_mb,
-                cpu_seconds=cpu_seconds, max_output=max_output, python=False)
+    return _run([os.path.realpath(exe), *argv[1:]], mode=mode, files=files or {}, timeout=timeout,
+                memory_mb=memory_mb, cpu_seconds=cpu_seconds, max_output=max_output, proc=True)
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to kill it when the caller dies."""
-    try:
-        import ctypes
+def _write_inputs(directory: Path, files: dict) -> None:
+    for name, content in files.items():
+        target = (directory / name).resolve()
+        if directory.resolve() not in target.parents:
+            raise SandboxError(f"sandbox file name {name!r} leaves the working directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
+        target.chmod(0o644)
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
-
-def _run(argv, *, files, timeout, memory_mb, cpu_seconds, max_output, python) -> SandboxResult:
-    mode = isolation()
-    if mode != "namespaces" and not python:
-        raise SandboxError("only Python code can run under the audit-hook guard")
+def _run(argv, *, mode, files, timeout, memory_mb, cpu_seconds, max_output, preload=(), channels=False,
+         proc=False) -> SandboxResult:
     cpu = int(cpu_seconds if cpu_seconds is not None else max(1, int(timeout) + 1))
     base = Path(tempfile.mkdtemp(prefix="ces-sandbox-"))
-    work = base / "work"
-    work.mkdir()
-    status_r = status_w = None
+    fds: list[int] = []
     try:
-        for name, content in files.items():
-            target = (work / name).resolve()
-            if work.resolve() not in target.parents:
-                raise SandboxError(f"sandbox file name {name!r} leaves the working directory")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                target.write_bytes(content)
-            else:
-                target.write_text(content, encoding="utf-8")
-        cfg = {"work": str(work.resolve()), "argv": argv, "memory": int(memory_mb) * 1024 * 1024,
-               "cpu": cpu, "fsize": 64 * 1024 * 1024, "namespaces": mode == "namespaces",
-               "status_fd": None, "setpriv": [shutil.which("setpriv") or "setpriv", *_SETPRIV]}
-        launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER]
-        pass_fds: tuple[int, ...] = ()
-        if mode == "namespaces":
-            status_r, status_w = os.pipe()
-            cfg["status_fd"] = status_w
-            pass_fds = (status_w,)
-            launcher = json.loads(_probe_cache["ns"]) + launcher
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(work), "TMPDIR": str(work),
-               "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}
-        start = time.monotonic()
-        proc = subprocess.Popen([*launcher, json.dumps(cfg)], cwd=work, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds,
-                                start_new_session=True, preexec_fn=_die_with_parent)
-        if status_w is not None:
-            os.close(status_w)
-            status_w = None
-        out, err = _Drain(proc.stdout, max_output), _Drain(proc.stderr, max_output)
-        timed_out = False
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        try:  # the whole tree: in namespace mode, killing PID 1 ends every process in it
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait()
-        duration = time.monotonic() - start
-        out.join(), err.join()
-        status = {}
-        if status_r is not None:
-            raw = _read_all(status_r)
-            status_r = None
-            try:
-                status = json.loads(raw) if raw else {}
-            except ValueError:
-                status = {}
-        elif proc.returncode is not None:
-            status = ({"signal": -proc.returncode} if proc.returncode < 0 else {"exit": proc.returncode})
-        stdout, stderr = out.text(), err.text()
-        if "setup" in status:
-            raise SandboxError(f"sandbox setup failed: {status['setup']}")
-        sig = status.get("signal")
-        code = status.get("exit")
-        reason = _reason(timed_out, code, sig, stderr)
-        return SandboxResult(stdout=stdout, stderr=stderr, returncode=None if timed_out else code,
-                             signal=sig, reason=reason, duration=duration, isolation=mode,
-                             truncated=out.truncated or err.truncated)
-    finally:
-        for fd in (status_r, status_w):
-            if fd is not None:
+        inputs = base / "in"
+        inputs.mkdir()
+        _write_inputs(inputs, files)
+        base.chmod(0o755)
+        bwrap = mode == "bubblewrap"
+        status_r, status_w = os.pipe()
+        fds += [status_r, status_w]
+        pass_fds = [status_w]
+        nonce = secrets.token_hex(16).encode()
+        if channels:
+            nonce_r, nonce_w = os.pipe()
+            value_r, value_w = os.pipe()
+            fds += [nonce_r, nonce_w, value_r, value_w]
+            os.write(nonce_w, nonce)
+            os.close(nonce_w)
+            fds.remove(nonce_w)
+            pass_fds += [nonce_r, value_w]
+            argv = [*argv, str(nonce_r), str(value_w)]
+        cfg = {"work": WORK if bwrap else str(inputs.resolve()), "inputs": "/in" if bwrap else None,
+               "argv": argv, "memory": int(memory_mb) * 2**20, "cpu": cpu, "fsize": 64 * 2**20,
+               "nproc": MAX_PROCESSES if bwrap else None, "status_fd": status_w,
+               "drop_to": NOBODY if bwrap and os.geteuid() == 0 else None}
+        launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, json.dumps(cfg)]
+        if bwrap:
+            launcher = [*_bwrap_argv(inputs, proc=proc, preload=preload),
+                        "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", WORK,
+                        "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8", "--setenv", "LC_ALL", "C.UTF-8",
+                        "--setenv", "PYTHONHASHSEED", "0", *launcher]
+            env = {}
+        else:
+            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(inputs), "TMPDIR": str(inputs),
+                   "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}
+        drains: list[_Drain] = []
+        value_drain: list[_Drain] = []
+
+        def started(p):
+            for fd in pass_fds:   # the child holds them now; EOF comes when the last holder ends
                 os.close(fd)
+                fds.remove(fd)
+            drains.extend([_Drain(p.stdout, max_output), _Drain(p.stderr, max_output)])
+            if channels:
+                value_drain.append(_Drain(os.fdopen(value_r, "rb", closefd=False), 4096))
+
+        start = time.monotonic()
+        res = launch.run(launcher, cwd=str(inputs), env=env, timeout=timeout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         pass_fds=pass_fds, on_start=started)
+        duration = time.monotonic() - start
+        if res.error:
+            raise SandboxError(f"the sandbox could not start: {res.error}")
+        for d in drains + value_drain:
+            d.join(5)
+        raw = _read_all(status_r)
+        fds.remove(status_r)
+        try:
+            status = json.loads(raw) if raw else {}
+        except ValueError:
+            status = {}
+        out, err = drains
+        stderr = err.text()
+        if bwrap and not raw and not res.timed_out and res.returncode not in (0, None):
+            raise SandboxError(f"sandbox setup failed: {stderr.strip().splitlines()[-1:] or res.problem}")
+        sig, code = status.get("signal"), status.get("exit")
+        reason = _reason(res.timed_out, code, sig, stderr)
+        sent = _value(value_drain[0].data, nonce) if channels and not res.timed_out and sig is None else None
+        return SandboxResult(stdout=out.text(), stderr=stderr, returncode=None if res.timed_out else code,
+                             signal=sig, reason=reason, duration=duration, isolation=mode,
+                             truncated=out.truncated or err.truncated, value=sent)
+    finally:
+        for fd in fds:
+            os.close(fd)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _value(data: bytes, nonce: bytes) -> dict | None:
+    """The last line on the value pipe that carries the nonce, validated; None otherwise."""
+    lines = [l[len(nonce):] for l in bytes(data).split(b"\n") if l.startswith(nonce)]
+    if not lines:
+        return None
+    try:
+        sent = json.loads(lines[-1])
+    except ValueError:
+        return None
+    if not isinstance(sent, dict):
+        return None
+    if set(sent) == {"error"} and isinstance(sent["error"], str) and len(sent["error"]) <= 40:
+        return sent
+    if set(sent) != {"type", "float", "fraction"} or not isinstance(sent["type"], str) or len(sent["type"]) > 40:
+        return None
+    if sent["float"] is not None and not isinstance(sent["float"], (int, float)):
+        return None
+    if sent["fraction"] is not None and not (isinstance(sent["fraction"], str) and len(sent["fraction"]) <= 64):
+        return None
+    return sent
 
 
 _MEMORY_MARKERS = ("MemoryError", "JavaScript heap out of memory", "Fatal process out of memory",

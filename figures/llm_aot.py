@@ -34,9 +34,19 @@ from fractions import Fraction
 from builder.llm import ask
 from builder.script import setup
 from _game24 import check_trace, evaluate, solutions, trace_steps
-from _llm import jsonable
 
 fig = setup(FIGURE)
+
+
+def jsonable(obj):
+    """The solver's Fractions (in dicts and lists), as strings for the JSON."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    return str(obj) if isinstance(obj, Fraction) else obj
+
+
 p = fig.params
 numbers, target = list(p["numbers"]), p["target"]
 

@@ -11,6 +11,10 @@ D/5 per hour, train 2 at 7:30 at D/3.5, so t/5 = 1 − (t − 1.5)/3.5 hours aft
 t = 50/17 h, at 08:56:28. The talk's program gives D/(D/5 + D/3.5) = 35/17 h: it forgets the
 1 h 30 head start of train 1.
 
+The card (pot.svg) sits under the program on the slide, in a 55 % column: drawn 600×170 px.
+What is published is the value of `ans` (builder.sandbox sends its float and exact fraction on
+a channel of its own), never what the program printed.
+
 Run alone: python figures/llm_pot.py --profile quick   (writes into _scratch/llm-pot/)
 """
 
@@ -30,19 +34,26 @@ FIGURE = {
     },
 }
 
-import json
 import re
-import secrets
 from fractions import Fraction
 
 import sympy
 
 from builder.llm import ask
+from builder.sandbox import SandboxError, run_python
 from builder.script import setup
-from _llm import as_fraction, clock, extract_code, fr, svg_card
+from _llm import extract_code
+from _style import canvas, french_number
 
 fig = setup(FIGURE)
 p = fig.params
+
+
+def clock(hours: Fraction | float) -> str:
+    """Hours after midnight -> 'HH:MM:SS' (rounded to the second)."""
+    s = round(float(hours) * 3600)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
 
 answer = ask("pot")
 question = answer.messages[-1]["content"] if answer.messages else ""
@@ -57,51 +68,30 @@ correct = Fraction(int(t_meet.p), int(t_meet.q))                    # hours afte
 where = Fraction(correct) / (arr1 - dep1)                           # of the distance, from A
 naive = 1 / (Fraction(1, arr1 - dep1) + 1 / Fraction(arr2 - dep2))  # D/(D/5 + D/3.5), hours
 
-# -- run the answer's program in the sandbox -----------------------------------------------
+# -- run the answer's program in the sandbox: only the value of `ans` comes back --------------
 prelude = ""
 if re.search(r"\bSymbol\s*\(", program) and not re.search(r"^\s*(from\s+sympy\s+import|import\s+sympy)",
                                                          program, re.M):
     prelude = "from sympy import Symbol"
-nonce = secrets.token_hex(8)  # the program cannot forge the result line
-epilogue = f"""
-import json as _ces_json
-try:
-    _ces_value = ans
-except NameError:
-    print({nonce!r} + _ces_json.dumps({{"error": "the program defines no variable ans"}}))
-else:
-    try:
-        _ces_float = float(_ces_value)
-    except Exception:
-        _ces_float = None
-    print({nonce!r} + _ces_json.dumps({{"repr": str(_ces_value), "float": _ces_float}}))
-"""
 result = {"ran": False}
 if program:
-    from builder.sandbox import run_python
-
-    run = run_python((prelude + "\n" if prelude else "") + program + "\n" + epilogue,
-                     timeout=p["timeout_s"], memory_mb=p["memory_mb"], preload=("sympy",))
-    line = next((l for l in run.stdout.splitlines() if l.startswith(nonce)), None)
-    out = json.loads(line[len(nonce):]) if line else {"error": run.summary()}
-    result = {"ran": True, "exit": run.reason, **out}
-    if not run.ok:
-        result["stderr_tail"] = run.stderr.strip().splitlines()[-1:] if run.stderr.strip() else []
-    stdout = "\n".join(l for l in run.stdout.splitlines() if not l.startswith(nonce)).strip()
-    if stdout:
-        result["printed"] = stdout[-2000:]
+    try:
+        run = run_python((prelude + "\n" if prelude else "") + program, timeout=p["timeout_s"],
+                         memory_mb=p["memory_mb"], preload=("sympy",), value="ans")
+    except SandboxError as exc:   # no sandbox here, and no opt-in: say so in one line
+        raise SystemExit(f"llm-pot: {exc.format_message()}") from None
+    result = {"ran": True, "exit": run.reason, "sandbox": run.isolation, **(run.value or {"error": "no value"})}
 
 value = result.get("float")
-verdict, reading = None, None
+verdict = reading = None
 if value is not None:
-    frac = as_fraction(value)
-    result["fraction"] = str(frac) if frac is not None else None
+    exact = Fraction(result["fraction"]) if result.get("fraction") else Fraction(value).limit_denominator(1000)
+    result["fraction"] = str(exact) if abs(float(exact) - value) <= 1e-9 * max(1.0, abs(value)) else None
     # Read ans the PoT way, as hours after the first departure (6:00); also accept it as a
     # clock time in hours, or as hours after 7:30.
-    readings = {"heures après 6 h": Fraction(value).limit_denominator(10**6),
-                "heure de la journée": Fraction(value).limit_denominator(10**6) - 6,
-                "heures après 7 h 30": Fraction(value).limit_denominator(10**6) + Fraction(3, 2)}
-    reading = next((k for k, v in readings.items() if abs(float(v - correct)) < 1e-3), None)
+    v = Fraction(value).limit_denominator(10**6)
+    readings = {"heures après 6 h": v, "heure de la journée": v - 6, "heures après 7 h 30": v + Fraction(3, 2)}
+    reading = next((k for k, r in readings.items() if abs(float(r - correct)) < 1e-3), None)
     verdict = reading is not None
     result["meeting_if_hours_after_6"] = clock(6 + value) if 0 <= value < 18 else None
 
@@ -125,23 +115,30 @@ fig.save_json("pot.json", {
     "explanation": explanation,
 })
 
-# -- the card -------------------------------------------------------------------------------
-lines_result = []
+# -- the card, 600×170 px under the program --------------------------------------------------
+def hour_min(hours) -> str:
+    """Hours after midnight -> '8 h 56' (French clock time, to the minute)."""
+    hh, mm, _ = clock(hours).split(":")
+    return f"{int(hh)}\u00a0h\u00a0{mm}"
+
+
 if value is not None:
-    shown = f"ans = {fr(value)} h" + (f" (= {result['fraction']} h)" if result.get("fraction") else "")
+    ran = f"ans = {french_number(value, 4)} h" + (f" = {result['fraction']} h" if result.get("fraction") else "")
     if result.get("meeting_if_hours_after_6"):
-        shown += f" → {result['meeting_if_hours_after_6']} en partant de 6 h"
-    lines_result.append(shown)
-elif result.get("ran"):
-    lines_result.append(f"ans = {result.get('repr') or result.get('error')}")
+        ran += f" → {hour_min(6 + value)}"
+elif result["ran"]:
+    ran = f"ans : {result.get('error') or result.get('type')}"
 else:
-    lines_result.append("pas de programme à exécuter")
-sections = [("note", [answer.label]), ("code", ([prelude + "   # ajouté pour l'exécution"] if prelude else [])
-                                        + (program.splitlines() or ["(aucun code)"])),
-            ("text", ["Exécution du programme (bac à sable) :"]),
-            ("good" if verdict else "bad", lines_result),
-            ("good", [f"Bonne réponse : {correct} h ≈ {fr(float(correct), 3)} h après 6 h → {clock(6 + correct)}"])]
+    ran = "pas de programme à exécuter"
+lines = [("Exécuté dans un bac à sable\u202f:", "0.25", "normal"),
+         (ran, "#C62828" if not verdict else "#1A7F37", "bold"),
+         (f"Bonne réponse\u202f: {correct} h ≈ {french_number(float(correct), 2)} h → {hour_min(6 + correct)}",
+          "#1A7F37", "bold")]
 if explanation:
-    sections.append(("note", [explanation]))
-fig.out("pot.svg").write_text(svg_card("Program of Thoughts : le programme, exécuté", sections),
-                              encoding="utf-8")
+    lines.append(("Le programme oublie l’avance d’1 h 30 du train 1.", "0.25", "normal"))
+plot, ax = canvas(600, 170)
+ax.set_axis_off()
+for i, (text, color, weight) in enumerate(lines):
+    ax.text(0.0, 1 - (i + 0.5) / len(lines), text, transform=ax.transAxes, va="center", ha="left",
+            fontsize=15, color=color, fontweight=weight)
+fig.savefig(plot, "pot.svg")

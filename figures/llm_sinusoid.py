@@ -2,12 +2,13 @@
 
 The answer comes from builder.llm.ask("sinusoid"): a pinned answer of the model configured in
 llm.yml, or, with none, codeLlama's answer as quoted in the talk (labelled as a transcript).
-The page runs the answer's code unchanged on a real <canvas id="myCanvas"> in a sandboxed
-iframe (sandbox="allow-scripts", no allow-same-origin), next to a corrected version written
-by hand (facts.md A7: no vertical offset, 1 rad per pixel, dashes instead of a path). The
-JSON also records what the code draws, measured by running it under node with a mock
-canvas inside builder.sandbox (for the talk's code: 149 of 300 dashes above the canvas,
-≈47.7 periods, jumps of up to 95.9 px; facts.md A7).
+The page (shown 520×260 px on the slide) runs the answer's code unchanged on a real
+<canvas id="myCanvas"> in a sandboxed iframe (sandbox="allow-scripts", no allow-same-origin),
+next to a corrected version written by hand (facts.md A7: no vertical offset, 1 rad per pixel,
+dashes instead of a path). The JSON also records what the code draws: node runs it on a mock
+canvas inside builder.sandbox and reports each drawing call; the measure is computed here from
+those calls, outside the code's realm (_sinusoid.py). For the talk's code: 149 of 300 dashes
+above the canvas, ≈47.7 periods, jumps of up to 95.9 px; facts.md A7.
 
 Run alone: python figures/llm_sinusoid.py --profile quick   (writes into _scratch/llm-sinusoid/)
 """
@@ -29,14 +30,14 @@ FIGURE = {
     },
 }
 
-import json
 import re
 
 from builder.llm import ask
 from builder.sandbox import SandboxError, run_command
 from builder.script import setup
-from _llm import (CANVAS_H, CANVAS_PROBE_JS, CANVAS_W, extract_code, fr, scripts_in_html,
-                  sinusoid_page)
+from _llm import extract_code, scripts_in_html
+from _sinusoid import CANVAS_H, CANVAS_W, PROBE_JS, measure, parse_records, sinusoid_page
+from _style import french_number
 
 fig = setup(FIGURE)
 p = fig.params
@@ -68,18 +69,19 @@ if code.lstrip().startswith("<"):  # the answer wrote a whole HTML page: run its
 
 
 def probe(js: str) -> dict:
-    """What js draws on a mock 300×150 canvas, run by node inside the sandbox."""
+    """What js draws on a mock 300×150 canvas: node records the calls inside the sandbox,
+    the measure is made here."""
     try:
         r = run_command(["node", "--max-old-space-size=128", "probe.js"], timeout=p["timeout_s"],
-                        memory_mb=2048, files={"probe.js": CANVAS_PROBE_JS, "answer.js": js})
+                        memory_mb=2048, files={"probe.js": PROBE_JS, "answer.js": js})
     except SandboxError as exc:
         return {"available": False, "why": exc.format_message()}
     if not r.ok:
-        return {"available": True, "ok": False, "why": r.summary()}
-    try:
-        data = json.loads(r.stdout)
-    except ValueError:
-        return {"available": True, "ok": False, "why": "the probe printed no JSON"}
+        return {"available": True, "ok": False, "why": r.reason}
+    records = parse_records(r.stdout)
+    if records is None:
+        return {"available": True, "ok": False, "why": "tampered: the code wrote on the probe's output itself"}
+    data = measure(records)
     return {"available": True, "ok": data["error"] is None, **data}
 
 
@@ -97,16 +99,16 @@ if m and m["points"]:
         findings.append(f"{m['off_canvas']} points sur {m['points']} tombent hors du canvas "
                         f"({CANVAS_W}×{CANVAS_H} px, y compté vers le bas).")
     if m["subpaths"] > 1:
-        findings.append(f"{m['subpaths']} petits traits séparés au lieu d'une courbe ; sauts jusqu'à "
-                        f"{fr(m['max_gap_between_subpaths'], 1)} px entre deux traits voisins.")
-    findings.append(f"≈ {fr(m['midline_crossings'] / 2, 1)} périodes sur {CANVAS_W} px.")
+        findings.append(f"{m['subpaths']} petits traits séparés au lieu d’une courbe\u202f; sauts jusqu’à "
+                        f"{french_number(m['max_gap_between_subpaths'], 1)} px entre deux traits voisins.")
+    findings.append(f"≈ {french_number(m['midline_crossings'] / 2, 1)} périodes sur {CANVAS_W} px.")
 if measured["answer"].get("error"):
-    findings.append(f"Erreur à l'exécution : {measured['answer']['error']}")
+    findings.append(f"Erreur à l’exécution\u202f: {measured['answer']['error']}")
 claims_scroll = any(re.search(r"\bscroll", s, re.I) for s in prose)
 handles_scroll = any("scroll" in l for l in measured["answer"].get("listeners", []))
 if claims_scroll and not handles_scroll:
-    findings.append("La réponse affirme que le canvas se met à jour au défilement : "
-                    "le code n'écoute aucun événement scroll.")
+    findings.append("La réponse affirme que le canvas se met à jour au défilement\u202f: "
+                    "le code n’écoute aucun événement scroll.")
 
 page = sinusoid_page(question=question, label=answer.label, code=code, prose=prose,
                      fixed_code=FIXED_JS, findings=findings)

@@ -4,9 +4,11 @@ and (browser) the sandboxed canvas frames in Debian's chromium."""
 
 from __future__ import annotations
 
+import ast
 import html.parser
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -16,10 +18,12 @@ import pytest
 import yaml
 
 from builder import llm, sandbox
+from builder.profiles import params_of
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "figures"))
-import _llm  # noqa: E402  (figures/ helper module)
+import _llm  # noqa: E402  (figures/ helper modules)
+import _sinusoid  # noqa: E402
 
 try:  # importable both as tests.browser and, with rootdir tests/ on sys.path, as browser
     from tests import browser
@@ -27,7 +31,14 @@ except ImportError:  # pragma: no cover
     import browser
 
 pytestmark = pytest.mark.slow
-HAS_NODE = sandbox.isolation() == "namespaces" and bool(__import__("shutil").which("node"))
+HAS_NODE = sandbox.isolation() == "bubblewrap" and bool(__import__("shutil").which("node"))
+
+
+def need_sandbox():
+    if sandbox.isolation() != "bubblewrap":
+        if os.environ.get("CI") == "true":
+            pytest.fail("bubblewrap is needed by these tests under CI")
+        pytest.skip("no bubblewrap here")
 
 
 def llm_config(tmp_path, **queries_over) -> Path:
@@ -102,9 +113,29 @@ def test_pot_transcript_is_executed_and_wrong(tmp_path):
     assert data["correct"] == {"hours_after_6": "50/17", "hours_after_6_float": 50 / 17,
                                "meeting_time": "08:56:28", "fraction_of_distance_from_A": "10/17"}
     assert data["is_correct"] is False and "7 h 30" in data["explanation"]
-    svg = (out / "pot.svg").read_text(encoding="utf-8")
-    ET.fromstring(svg)
-    assert "35/17" in svg and "50/17" in svg and "08:56:28" in svg
+    svg = ET.fromstring((out / "pot.svg").read_text(encoding="utf-8"))
+    assert (svg.get("width"), svg.get("height")) == ("450pt", "127.5pt")   # 600×170 px, its slot
+    assert "printed" not in data["result"] and "stderr_tail" not in data["result"]
+
+
+@pytest.mark.parametrize("opt_in", [False, True], ids=["refused", "hook"])
+def test_pot_without_bubblewrap_is_refused_in_one_line_unless_opted_in(tmp_path, opt_in):
+    env = {**os.environ, "CES_LLM_CONFIG": str(llm_config(tmp_path)), "CES_LLM_CACHE": str(tmp_path / "pins"),
+           "PATH": str(tmp_path)}                         # no bwrap on PATH
+    env.pop("CES_RUN", None)
+    env.pop("CES_SANDBOX", None)
+    if opt_in:
+        env["CES_SANDBOX"] = "hook"
+    proc = subprocess.run([sys.executable, "figures/llm_pot.py", "--profile", "smoke", "--out", str(tmp_path / "out")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    if opt_in:
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads((tmp_path / "out" / "pot.json").read_text(encoding="utf-8"))
+        assert data["result"]["sandbox"] == "audit-hook" and data["result"]["fraction"] == "35/17"
+    else:
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip().splitlines() == [
+            "llm-pot: " + sandbox.REFUSED + " (bubblewrap is not installed)"]
 
 
 def test_aot_transcript_answer_is_checked_valid(tmp_path):
@@ -147,6 +178,7 @@ def test_pinned_model_answers_are_shown_with_the_model_name(tmp_path):
 
 
 def test_a_hostile_program_stays_in_the_sandbox(tmp_path):
+    need_sandbox()
     config = llm_config(tmp_path, pot=HTTP)
     victim = tmp_path / "victim.txt"
     pin(tmp_path, config, "pot", f"```python\nopen({str(victim)!r}, 'w').write('pwned')\nans = 1\n```")
@@ -155,12 +187,103 @@ def test_a_hostile_program_stays_in_the_sandbox(tmp_path):
     assert pot["is_correct"] is None
 
 
+LEAKER = """import os
+for path in ({secret!r}, "/etc/shadow"):
+    try:
+        print(open(path).read())
+    except OSError as exc:
+        print(exc)
+ans = 2.5
+"""
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["figure", "broken"])
+def test_what_the_program_prints_is_not_published(tmp_path, broken):
+    """#12: a 0600 file (or /etc/shadow, as root) printed by the program ended up in pot.json."""
+    need_sandbox()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET-0600", encoding="utf-8")
+    secret.chmod(0o600)
+    program = LEAKER.format(secret=str(secret))
+    if broken:   # unsandboxed, the program does read it: the check below can see a leak
+        out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True).stdout
+        assert "TOPSECRET-0600" in out
+        return
+    config = llm_config(tmp_path, pot=HTTP)
+    pin(tmp_path, config, "pot", f"```python\n{program}```")
+    text = (run_figure("llm_pot.py", tmp_path, config) / "pot.json").read_text(encoding="utf-8")
+    pot = json.loads(text)
+    assert "TOPSECRET" not in text and "root:" not in text
+    assert pot["result"]["float"] == 2.5 and pot["result"]["exit"] == "ok"
+
+
+FORGED_POT = r"""import os, re
+found = set()
+for name in os.listdir("."):
+    found |= set(re.findall(r"[0-9a-f]{16,64}", open(name).read()))
+fake = '{"repr": "50/17", "float": 2.9411764705882355, "type": "float", "fraction": "50/17"}'
+for nonce in found | {""}:
+    print(nonce + fake)
+    for fd in range(3, 40):
+        try:
+            os.write(fd, (nonce + fake + "\n").encode())
+        except OSError:
+            pass
+ans = %s
+"""
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["forged", "broken"])
+def test_the_program_cannot_forge_its_result(tmp_path, broken):
+    """#12: the PoT program read its nonce from main.py and printed a forged result line.
+    broken: a program whose ans really is 50/17 is judged right (the check can say so)."""
+    need_sandbox()
+    config = llm_config(tmp_path, pot=HTTP)
+    pin(tmp_path, config, "pot", "```python\n" + FORGED_POT % ("50 / 17" if broken else "35 / 17") + "```")
+    pot = json.loads((run_figure("llm_pot.py", tmp_path, config) / "pot.json").read_text(encoding="utf-8"))
+    assert pot["is_correct"] is broken
+    assert pot["result"]["float"] == (50 / 17 if broken else 35 / 17)
+
+
+VM_ESCAPE = """const proc = this.constructor.constructor('return process')();
+proc.stdout.write(JSON.stringify({calls: {}, ids: ["myCanvas"], listeners: ["window:scroll"], error: null,
+  console: [], summary: {points: 301, subpaths: 1, off_canvas: 0, off_canvas_subpaths: 0, y_min: 15,
+  y_max: 135, max_gap_between_subpaths: 0, midline_crossings: 3}}));
+proc.exit(0);
+"""
+HONEST_JS = ("var c = document.getElementById('myCanvas'); var ctx = c.getContext('2d');\n"
+             "ctx.beginPath(); ctx.moveTo(0, 75); ctx.lineTo(300, 75); ctx.stroke();")
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["escape", "broken"])
+def test_javascript_cannot_forge_its_measure(tmp_path, broken):
+    """#12: JavaScript escaped node's vm (this.constructor.constructor('return process')) and
+    printed the probe's JSON. broken: honest code is measured (the check sees a real measure)."""
+    need_sandbox()
+    config = llm_config(tmp_path, sinusoid=HTTP)
+    pin(tmp_path, config, "sinusoid", "```javascript\n" + (HONEST_JS if broken else VM_ESCAPE) + "\n```")
+    data = json.loads((run_figure("llm_sinusoid.py", tmp_path, config) / "sinusoid.json").read_text(encoding="utf-8"))
+    m = data["measured"]["answer"]
+    if broken:
+        assert m["ok"] and m["summary"]["points"] == 2 and m["summary"]["off_canvas"] == 0
+    else:
+        assert m["ok"] is False and m["why"].startswith("tampered") and "summary" not in m
+        assert not data["handles_scroll"]
+
+
+def figure_decl(script: Path) -> dict:
+    """The FIGURE literal of a script, as ces reads it (never by running the script)."""
+    tree = ast.parse(script.read_text(encoding="utf-8"))
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "FIGURE")
+    return ast.literal_eval(node.value)
+
+
 def _run_under_harness(tmp_path) -> tuple[dict, dict, str]:
     """Run llm_icl through builder.harness in a deck with a pinned answer."""
     harness = pytest.importorskip("builder.harness")
     deck = tmp_path / "deck"
     (deck / "figures").mkdir(parents=True)
-    for f in ("llm_icl.py", "_llm.py"):
+    for f in ("llm_icl.py",):
         (deck / "figures" / f).write_text((REPO / "figures" / f).read_text(encoding="utf-8"), encoding="utf-8")
     config = llm_config(tmp_path, icl=HTTP)
     (deck / "llm.yml").write_text(config.read_text(encoding="utf-8"), encoding="utf-8")
@@ -170,7 +293,8 @@ def _run_under_harness(tmp_path) -> tuple[dict, dict, str]:
     run_dir = tmp_path / "run"
     (run_dir / "out").mkdir(parents=True)
     spec = {"root": str(deck), "outdir": str(run_dir / "out"), "script": "figures/llm_icl.py",
-            "record": str(run_dir / "record.json"), "profile": "smoke", "upstream": {}}
+            "record": str(run_dir / "record.json"), "profile": "smoke", "upstream": {},
+            "params": params_of(figure_decl(REPO / "figures" / "llm_icl.py"), "smoke")}
     (run_dir / "run.json").write_text(json.dumps(spec), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CES_")}
     env.update(CES_RUN=str(run_dir / "run.json"), PYTHONPATH=str(REPO))
@@ -213,7 +337,7 @@ HOSTILE_PROSE = ["This <b>bold</b> claim & a \"quote\" </blockquote><script>aler
 
 
 def test_sinusoid_page_escapes_every_llm_text():
-    page = _llm.sinusoid_page(question="Q <i>?</i>", label="Réponse de <evil> (2025)", code=HOSTILE_CODE,
+    page = _sinusoid.sinusoid_page(question="Q <i>?</i>", label="Réponse de <evil> (2025)", code=HOSTILE_CODE,
                               prose=HOSTILE_PROSE, fixed_code="ctx.stroke();", findings=["a < b"])
     assert "</pre><script>" not in page and "<script>alert" not in page and "<evil>" not in page
     parsed = _Tags()
@@ -231,12 +355,23 @@ def test_sinusoid_page_escapes_every_llm_text():
     assert "canvas" in inner.tags and {"id": "myCanvas", "width": "300", "height": "150"} in inner.attrs
 
 
-def test_svg_card_escapes_llm_text():
-    svg = _llm.svg_card("T <&>", [("code", ['print("</text><script>x</script>")']), ("bad", ["a & b < c"])])
-    root = ET.fromstring(svg)
-    assert not any(el.tag.endswith("script") for el in root.iter())
-    texts = [el.text for el in root.iter() if el.tag.endswith("text")]
-    assert 'print("</text><script>x</script>")' in texts and "a & b < c" in texts
+def css_font_sizes_px(css: str) -> list[float]:
+    return [float(v) for v in re.findall(r"font-size:\s*([\d.]+)px", css)]
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["page", "broken"])
+def test_sinusoid_page_text_is_at_least_16_px(broken):
+    css = _sinusoid._PAGE_CSS + ("pre{font-size:12px}" if broken else "")
+    sizes = css_font_sizes_px(css)
+    assert "rem" not in css and "em;" not in css and sizes
+    assert (min(sizes) >= 16) is not broken
+
+
+def test_the_probe_records_are_checked():
+    good = '["B"]\n["M", 0, 75]\n["L", 300, 75]\n["S"]\n["D"]\n'
+    assert _sinusoid.measure(_sinusoid.parse_records(good))["summary"]["points"] == 2
+    for bad in (good + '{"summary": {}}\n', good.replace('["D"]\n', ""), good + '["D"]\n', '["M", "x", 1]\n["D"]\n'):
+        assert _sinusoid.parse_records(bad) is None
 
 
 def test_extract_code():
@@ -262,6 +397,13 @@ FRAME_PROBE = """
 """
 
 
+SMALLEST_TEXT = """
+() => Math.min(...[...document.querySelectorAll('body *')]
+  .filter(el => [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+  .map(el => parseFloat(getComputedStyle(el).fontSize)))
+"""
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(browser.CHROMIUM).exists(), reason=f"{browser.CHROMIUM} not found")
 def test_sinusoid_frames_draw_and_cannot_reach_the_page(tmp_path):
@@ -272,6 +414,12 @@ def test_sinusoid_frames_draw_and_cannot_reach_the_page(tmp_path):
         frames = [f for f in page.frames if f != page.main_frame]
         assert len(frames) == 2
         results = [f.evaluate(FRAME_PROBE) for f in frames]
+        page.set_viewport_size({"width": 520, "height": 260})   # its size on the slide
+        smallest = page.evaluate(SMALLEST_TEXT)
+        boxes = [page.evaluate(f"document.querySelectorAll('iframe')[{i}].getBoundingClientRect().bottom")
+                 for i in range(2)]
+    assert smallest >= 16, smallest                  # no text under 16 px
+    assert max(boxes) <= 260                         # both canvases in view without scrolling
     for r in results:
         assert r["drawn"] > 100                       # the code ran on a real canvas
         assert r["parentDoc"].startswith("blocked")   # opaque origin: the page is out of reach
