@@ -1,7 +1,7 @@
 """« Performances dans d'autres domaines » — only what is verified: the simulated bar exam.
 
 The slide's image is unknown; most likely the exam figure of the GPT-4 report, OpenAI 2023,
-arXiv 2303.08774 [M] (facts.md A11). Verified [V]: GPT-4 passes a simulated bar exam with a score
+arXiv 2303.08774 [M] (docs/sources.md A11). Verified [V]: GPT-4 passes a simulated bar exam with a score
 "around the top 10 %" of test takers. GPT-3.5 "around the bottom 10 %" comes from a secondary
 source [S], so its bar is hatched and labelled as such. Every other exam row of that figure is
 unverified and left out. Percentiles are drawn as ≈ 90 and ≈ 10, the reading of "top/bottom 10 %".
