@@ -322,7 +322,9 @@ fig.save_json("scaling-synthetic.json", {
     "max_loss": math.log(V),
     "runs": runs,
     "fit_D": fit_D,                       # L(D) of the largest model, D in examples
-    "fit_N": fit_N,                       # L(N) at the largest shard (still data-limited)
+    "fit_N": fit_N,                       # L(N) at the largest shard: the larger models are still
+    "fit_N_note": "data-limited at the largest shard: the larger models' losses are set by the "
+                  "data, so gamma here is not the capacity exponent z",
     "chinchilla": {
         "failed": bool(fit_failed), "converged": bool(result.success), "E_min": H_true,
         "E": E, "A": finite(A), "B": finite(B), "alpha": alpha, "beta": beta,
