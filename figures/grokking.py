@@ -62,7 +62,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from builder.script import setup
-from _style import plt, PALETTE, canvas, french_axes, french_number
+from _style import PALETTE, canvas, french_axes
 from _gpt import GPT, GPTConfig, prepare, maybe_compile, sabotage, frozen_lr
 
 fig = setup(FIGURE)
@@ -207,9 +207,9 @@ if memorised:
 if grokked:
     ax.axvline(grokked, color=PALETTE[3], ls="--", lw=1.5)
     ax.annotate("généralisation", (grokked, 0.5), rotation=90, ha="right", va="center", fontsize=14)
-ax.set(xlabel="pas d'apprentissage", ylabel="exactitude", ylim=(-0.03, 1.03),
-       title=f"(a + b) mod {P}, {french_number(100 * hp['train_frac'], 0)} % des paires")
-ax.legend(loc="center left", fontsize=14, frameon=False)
+ax.set(xlabel="pas d'apprentissage", ylabel="exactitude", ylim=(-0.03, 1.03))
+# (a + b) mod p and the share of pairs are in the caption; the legend sits above the axes.
+plot.legend(loc="outside upper center", ncol=2, fontsize=14, frameon=False, handlelength=1.2)
 french_axes(ax)
 fig.savefig(plot, "grokking.svg")
 
@@ -232,11 +232,11 @@ for ax, name, title in ((axes[0], "memorised", "mémorisation"),
     ax.set(title=title, xticks=[], yticks=[])
     ax.set_aspect("equal", adjustable="datalim")
 width = 0.4
-axes[2].bar(freqs - width / 2, spectra["memorised"], width, color=PALETTE[5],
-            label="après mémorisation")
-axes[2].bar(freqs + width / 2, spectra["final"], width, color=PALETTE[0], label="après grokking")
-axes[2].set(xlabel="fréquence k", ylabel="variance")
-axes[2].legend(loc="upper right", fontsize=14, framealpha=0.9)
+axes[2].bar(freqs - width / 2, spectra["memorised"], width, color=PALETTE[5], label="mémorisation")
+axes[2].bar(freqs + width / 2, spectra["final"], width, color=PALETTE[0], label="grokking")
+top = max(spectra["memorised"].max(), spectra["final"].max())
+axes[2].set(xlabel="fréquence k", ylabel="variance", ylim=(0, 1.5 * top))
+axes[2].legend(loc="upper center", ncol=2, fontsize=14, frameon=False, borderaxespad=0.1)
 french_axes(axes[2])
 fig.savefig(plot2, "grokking-embeddings.svg")
 
