@@ -10,7 +10,7 @@ plus two helpers the figure needs: solvable() (a faster search that only answers
 count the 1820 deals) and trace_steps() (every step of a trace, right or wrong).
 
 All arithmetic is on Fractions, so 8 / 3 is 8/3 and never 2.666…6. The flags are the AoT prompt's
-rules (Sel et al. 2023, arXiv 2308.10379; facts.md A9): "do not choose operations that will
+rules (Sel et al. 2023, arXiv 2308.10379; docs/sources.md A9): "do not choose operations that will
 result in a negative or fractional number", applied to every intermediate result.
 """
 

@@ -165,3 +165,27 @@ def autocast(device, enabled=True):
 def maybe_compile(model, device, enabled=True):
     """torch.compile on CUDA only; on a CPU the compile time exceeds these short runs."""
     return torch.compile(model) if device == "cuda" and enabled else model
+
+
+# -- broken runs, for the tests only ---------------------------------------------------------
+
+SABOTAGE_ENV = "CES_SABOTAGE"
+SABOTAGES = ("frozen", "shuffled")
+
+
+def sabotage():
+    """The deliberate breakage a test asked for (CES_SABOTAGE=frozen: the optimiser never
+    moves the weights; =shuffled: the training targets are permuted), or None. Honoured only
+    when a script runs alone, never under `ces build` (CES_RUN set): a cache entry is never a
+    broken run. Each figure records the value in its JSON."""
+    wanted = os.environ.get(SABOTAGE_ENV)
+    if not wanted or os.environ.get("CES_RUN"):
+        return None
+    if wanted not in SABOTAGES:
+        raise SystemExit(f"{SABOTAGE_ENV}={wanted!r}: expected one of {', '.join(SABOTAGES)}")
+    return wanted
+
+
+def frozen_lr(lr, broken):
+    """The learning rate a run uses: 0 for a frozen model."""
+    return 0.0 if broken == "frozen" else lr

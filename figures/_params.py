@@ -1,6 +1,6 @@
 """Parameter count of a decoder-only transformer from its published hyperparameters.
 
-Shared by figures/param_counts.py and figures/transformer.py. The formula is facts.md §B:
+Shared by figures/param_counts.py and figures/transformer.py. The formula is docs/sources.md §B:
 
     attention per layer = d·n_h·d_h (Q) + 2·d·n_kv·d_h (K, V) + n_h·d_h·d (output)
     MLP per layer       = (3 if SwiGLU else 2)·d·d_ff

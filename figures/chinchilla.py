@@ -1,6 +1,6 @@
 """« Chinchilla paper 2022 » — iso-FLOP curves and compute-optimal model size, from the fits.
 
-Hoffmann et al., "Training Compute-Optimal Large Language Models", arXiv 2203.15556 (facts.md A17)
+Hoffmann et al., "Training Compute-Optimal Large Language Models", arXiv 2203.15556 (docs/sources.md A17)
 fit L(N, D) = E + A/N^α + B/D^β (eq. 10: E 1.69, A 406.4, B 410.7, α 0.34, β 0.28) [V]. Epoch AI
 (Besiroglu, Erdil, Barnett, You, arXiv 2404.10102) refit Hoffmann's own points and got E 1.8172,
 A 482.01, B 2085.43, α 0.3478, β 0.3658 [V]. With C = 6·N·D the optimum is closed form:

@@ -1,7 +1,7 @@
 """« Les réseaux neuronaux sont des programmes dérivables » — the talk's f(x), trained.
 
 The slide's program `if x > C: x *= 2 else: x *= 3` cannot be trained: f(3) is 6 or 9,
-never the target 10, and dF/dC = 0 wherever it exists (facts.md, A4). The runnable
+never the target 10, and dF/dC = 0 wherever it exists (docs/sources.md, A4). The runnable
 version replaces the branch by a sigmoid of slope k, f(x) = x·(3 − σ(k·(x − C))), which
 is ≈3x for x ≪ C and ≈2x for x ≫ C, and learns C by gradient descent so that f(3) = 8
 (reached at C = 3 + ln 2 / k).

@@ -1,7 +1,7 @@
 """« Développeur à l'ère des LLM » — a controlled experiment with GitHub Copilot.
 
 Peng, Kalliamvakou, Cihon, Demirer, "The Impact of AI on Developer Productivity: Evidence from
-GitHub Copilot", arXiv 2302.06590 (facts.md A10): developers asked to implement an HTTP server
+GitHub Copilot", arXiv 2302.06590 (docs/sources.md A10): developers asked to implement an HTTP server
 in JavaScript finished 55.8 % faster with Copilot [V]. The mean times, 71.17 min with Copilot vs
 160.89 min without, come from a secondary page only [S]; the plot says so. The speed-up is
 recomputed from those two means and must give back the paper's 55.8 %.

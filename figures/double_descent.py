@@ -1,13 +1,17 @@
 """« Double descente » — test error against model size rises, peaks where the model just
 fits the training set, then falls again (Belkin et al. 2019; Nakkiran et al. 2020).
 
-facts.md F12: d = 20 inputs, n = 200 training points, y = tanh(2·w·x) + 0.1·noise. The model
+docs/sources.md F12: d = 20 inputs, n = 200 training points, y = tanh(2·w·x) + 0.1·noise. The model
 is N random ReLU features φ(x) = relu(V x) with a linear read-out fitted by minimum-norm
 least squares (pinv): below N = n it is a classical regression, at N ≈ n it must interpolate
 noisy labels with barely enough freedom (huge weights, huge test error), above N = n the
 minimum-norm solution among many interpolants is smooth again. Median over seeds.
 In `full` we add what Nakkiran et al. did with deep nets, on the same data: two-layer ReLU
 networks of growing width trained to (near) zero training error, no regularisation.
+
+The phenomenon, in the JSON: the median test error peaks within 1.5× of N = n, above twice
+the best error on either side; tests/test_trained_figures.py::test_double_descent_in_the_deck
+fails without it.
 
 Run alone: python figures/double_descent.py --profile quick   (writes into _scratch/double-descent/)
 """
@@ -45,7 +49,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threa
 import numpy as np
 
 from builder.script import setup
-from _style import plt, PALETTE
+from _style import PALETTE, canvas
 
 fig = setup(FIGURE)
 hp = fig.params
@@ -124,30 +128,21 @@ if hp["nn_widths"]:
     nn = {"widths": widths, "params": params, "train_mse": tr, "test_mse": te,
           "test_median": np.median(te, 1), "peak_params": int(params[np.argmax(np.median(te, 1))])}
 
-# -- figure ---------------------------------------------------------------------------------------
-panels = 2 if nn else 1
-plot, axes = plt.subplots(1, panels, figsize=(9 if panels == 1 else 15, 5), squeeze=False)
-ax = axes[0, 0]
+# -- figure: drawn at its size on the slide (560 × 440 px) ----------------------------------------
+plot, ax = canvas(560, 440)
 ax.fill_between(Ns, q25, q75, color=PALETTE[0], alpha=0.2, lw=0)
 ax.loglog(Ns, median, color=PALETTE[0], label="erreur de test")
 ax.loglog(Ns, np.maximum(np.median(train_mse, 0), 1e-6), color=PALETTE[1], ls="--",
           label="erreur d'apprentissage")
+if nn:   # full only: the trained networks, by their number of parameters
+    ax.loglog(nn["params"], nn["test_median"], "o", color=PALETTE[2], ms=6,
+              label="réseaux à 2 couches (test)")
 ax.axvline(n, color="grey", ls=":", lw=2)
-ax.annotate(f"N = n = {n}\n(seuil d'interpolation)", (n, 2.5 * median.max()), xytext=(8, 0),
-            textcoords="offset points", fontsize=13, va="top")
-ax.set(xlabel="nombre de caractéristiques aléatoires N", ylabel="erreur quadratique",
-       ylim=(1e-3, 3 * median.max()), title="Caractéristiques aléatoires + moindres carrés")
-ax.legend(loc="lower left")
-if nn:
-    ax2 = axes[0, 1]
-    ax2.loglog(nn["params"], nn["test_median"], "o-", color=PALETTE[0], label="erreur de test")
-    ax2.loglog(nn["params"], np.maximum(np.median(nn["train_mse"], 1), 1e-6), "s--", color=PALETTE[1],
-               label="erreur d'apprentissage")
-    ax2.axvline(n, color="grey", ls=":", lw=2)
-    ax2.set(xlabel="nombre de paramètres", ylabel="erreur quadratique",
-            title="Réseaux à 2 couches entraînés (Adam)")
-    ax2.legend(loc="lower left")
-plot.tight_layout()
+ax.annotate(f"N = n = {n}\n(seuil\nd'interpolation)", (n, 2.5 * median.max()), xytext=(6, 0),
+            textcoords="offset points", fontsize=14, va="top")
+ax.set(xlabel="paramètres ajustés N", ylabel="erreur quadratique",
+       ylim=(1e-3, 3 * median.max()), title="Caractéristiques aléatoires")
+ax.legend(loc="lower right", fontsize=14, frameon=False)
 fig.savefig(plot, "double-descent.svg")
 
 fig.save_json("double-descent.json", {

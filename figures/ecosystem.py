@@ -1,10 +1,10 @@
 """« Stanford ecosystem » — who is built on whom: datasets, models and applications.
 
 The slide most likely shows Stanford CRFM's Ecosystem Graphs (Bommasani, Soylu, Liao, Creel,
-Liang, arXiv 2303.15772; facts.md A2): assets linked by dependencies (262 assets and 356
+Liang, arXiv 2303.15772; docs/sources.md A2): assets linked by dependencies (262 assets and 356
 dependencies as of 16 Mar 2023). This is a small hand-curated piece of such a graph around the
 talk's models, read from figures/data/ecosystem.yaml where every edge has a source URL; edges
-that facts.md does not verify are drawn dashed.
+that docs/sources.md does not verify are drawn dashed.
 
 Run alone: python figures/ecosystem.py --profile quick   (writes into _scratch/ecosystem/)
 """

@@ -1,8 +1,8 @@
 """« L'émergence de nouvelles capacités » — the same model, smooth or "emergent" by the metric.
 
 Schaeffer, Miranda, Koyejo, "Are Emergent Abilities of Large Language Models a Mirage?",
-NeurIPS 2023, arXiv 2304.15004 (facts.md A19) [V]: emergence can come from a nonlinear metric.
-Toy version (facts.md F7b): the per-token accuracy improves smoothly with size N,
+NeurIPS 2023, arXiv 2304.15004 (docs/sources.md A19) [V]: emergence can come from a nonlinear metric.
+Toy version (docs/sources.md F7b): the per-token accuracy improves smoothly with size N,
 p(N) = 1 − c·N^−α, but the exact match of a k-token answer needs every token right, p(N)^k,
 which stays near zero and then shoots up on the same log-N axis. c is set so that p(N_min) = 0.
 

@@ -1,9 +1,9 @@
 """« Google paper 2022 » — at which training compute each ability emerged (Wei et al. 2022, Table 1).
 
 Wei, Tay, Bommasani, … Fedus, "Emergent Abilities of Large Language Models", TMLR 08/2022,
-arXiv 2206.07682 (facts.md A18): Table 1 gives, for each emergent ability, the smallest scale at
+arXiv 2206.07682 (docs/sources.md A18): Table 1 gives, for each emergent ability, the smallest scale at
 which it appears (training FLOPs, parameters, model) [V, from a mirror of the TMLR PDF]. The rows
-are in figures/data/wei2022_table1.csv, each with its source. Where facts.md does not name the
+are in figures/data/wei2022_table1.csv, each with its source. Where docs/sources.md does not name the
 model, the cell is left empty. The split into few-shot abilities and augmented prompting
 strategies follows the table's layout as remembered, NOT verified [M].
 Drawn for a half-slide column: one dot per ability, stacked in its half-decade of compute (the dot

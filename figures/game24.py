@@ -1,8 +1,8 @@
 """« Algorithm of thoughts » — the talk's Game-of-24 trace, checked step by step.
 
-Sel et al., "Algorithm of Thoughts", arXiv 2308.10379 (facts.md A9): the prompt shows the model a
+Sel et al., "Algorithm of Thoughts", arXiv 2308.10379 (docs/sources.md A9): the prompt shows the model a
 search over "11 7 4 1". Its final answer (7 * (4 + 1)) - 11 = 24 is right, and the only solution
-up to commutation, but the in-context trace has 6 arithmetic errors (facts.md A9 lists them).
+up to commutation, but the in-context trace has 6 arithmetic errors (docs/sources.md A9 lists them).
 This script reads the trace (figures/data/aot_trace.txt, verbatim from the seed), checks it with
 figures/_game24.py on exact fractions, draws the path its search follows to the solution (the other
 steps of each level collapsed into a count, with how many are wrong), and counts how many of the

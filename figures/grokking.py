@@ -9,20 +9,25 @@ numbers placed on circles, addition computed as a rotation (Nanda et al. 2023; L
 embeddings W_E before and after: their principal plane (a circle appears) and their Fourier
 power over the p tokens (a few key frequencies take it all).
 
-Profiles: `full` is Nanda et al.'s setup (facts.md A23): p = 113, 30 % of pairs, a 1-layer
+Profiles: `full` is Nanda et al.'s setup (docs/sources.md A23): p = 113, 30 % of pairs, a 1-layer
 ReLU transformer without LayerNorm (d 128, 4 heads, MLP 512), full batch AdamW lr 1e−3,
 wd 1, β = (0.9, 0.98), up to 40k steps. On a CPU it groks only after ~10⁴ steps, minutes
 too late, so `quick` uses the cheaper model of Liu et al. 2022 and Gromov 2023: learned
 embeddings of a and b, concatenated, one hidden ReLU layer (p = 97, 40 % of pairs, lr 3e−3),
 which memorises in ~60 steps and groks in ~1 300.
 
+The phenomenon, in the JSON (`log`): train accuracy reaches 0.99 while test accuracy is below
+0.1, and test accuracy reaches 0.9 at least 5× later;
+tests/test_trained_figures.py::test_grokking_in_the_deck fails without it.
+
 Run alone: python figures/grokking.py --profile quick   (writes into _scratch/grokking/)
 """
 
 FIGURE = {
     "name": "grokking",
-    "caption": "Grokking : le réseau mémorise d'abord, puis généralise bien plus tard ; "
-               "ses plongements se rangent alors sur des cercles",
+    "caption": "Grokking : un petit réseau (plongements des deux nombres puis une couche cachée "
+               "ReLU, entraîné sur 40 % des paires a + b mod 97) mémorise d'abord, puis "
+               "généralise bien plus tard ; ses plongements se rangent alors sur des cercles",
     "alt": "Exactitude sur l'apprentissage et sur le test en fonction du pas (échelle "
            "logarithmique) pour l'addition modulo p : l'apprentissage atteint 100 % très tôt, "
            "le test reste au hasard puis bondit vers 100 % bien plus tard. Seconde image : "
@@ -57,13 +62,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from builder.script import setup
-from _style import plt, PALETTE, french_axes, french_number
-from _gpt import GPT, GPTConfig, prepare, maybe_compile
+from _style import PALETTE, canvas, french_axes
+from _gpt import GPT, GPTConfig, prepare, maybe_compile, sabotage, frozen_lr
 
 fig = setup(FIGURE)
 hp = fig.params
 device = fig.device()
 prepare(device)
+broken = sabotage()                               # tests only: a run that cannot learn
 P = hp["p"]
 
 # -- data: all p² pairs, a random fraction for training ---------------------------------------
@@ -72,6 +78,9 @@ y = (a + b) % P
 perm = torch.randperm(P * P)
 n_train = int(hp["train_frac"] * P * P)
 train, test = perm[:n_train].to(device), perm[n_train:].to(device)
+if broken == "shuffled":                          # training answers permuted: nothing to find
+    y = y.clone()
+    y[perm[:n_train]] = y[perm[:n_train]][torch.randperm(n_train)]
 a, b, y = a.to(device), b.to(device), y.to(device)
 
 
@@ -114,7 +123,8 @@ if hp["model"] == "mlp":
 else:
     model = Transformer(P, hp["d"], hp["hidden"], hp["heads"]).to(device)
 # Power et al. 2022 and Nanda et al. 2023: AdamW, β2 = 0.98, weight decay 1 on every weight.
-opt = torch.optim.AdamW(model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"],
+LR = frozen_lr(hp["lr"], broken)
+opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=hp["weight_decay"],
                         betas=(0.9, 0.98))
 step_fn = maybe_compile(model, device, hp["compile"])
 
@@ -136,7 +146,7 @@ memorised = grokked = None
 stop = hp["max_steps"]
 for step in range(1, hp["max_steps"] + 1):
     for group in opt.param_groups:
-        group["lr"] = hp["lr"] * min(1.0, step / 10)             # 10 warm-up steps (Power et al.)
+        group["lr"] = LR * min(1.0, step / 10)             # 10 warm-up steps (Power et al.)
     logits = step_fn(a[train], b[train])
     loss = F.cross_entropy(logits.float(), y[train])
     opt.zero_grad(set_to_none=True)
@@ -187,51 +197,53 @@ key_freqs = freqs[key].tolist()
 key_share = {name: float(s[key].sum()) for name, s in spectra.items()}
 
 # -- figure 1: accuracy against step ---------------------------------------------------------------
-plot, ax = plt.subplots(figsize=(9, 5))
+plot, ax = canvas(580, 400)
 ax.semilogx(log["step"], log["train_acc"], color=PALETTE[0], label="apprentissage")
 ax.semilogx(log["step"], log["test_acc"], color=PALETTE[3], label="test (paires jamais vues)")
 ax.axhline(1 / P, color="grey", ls=":", lw=1.5)
 if memorised:
     ax.axvline(memorised, color=PALETTE[0], ls="--", lw=1.5)
-    ax.annotate("mémorisation", (memorised, 0.5), rotation=90, ha="right", va="center", fontsize=13)
+    ax.annotate("mémorisation", (memorised, 0.5), rotation=90, ha="right", va="center", fontsize=14)
 if grokked:
     ax.axvline(grokked, color=PALETTE[3], ls="--", lw=1.5)
-    ax.annotate("généralisation", (grokked, 0.5), rotation=90, ha="right", va="center", fontsize=13)
-ax.set(xlabel="pas d'apprentissage", ylabel="exactitude", ylim=(-0.03, 1.03),
-       title=f"« Grokking » : (a + b) mod {P}, "
-             f"{french_number(100 * hp['train_frac'], 0)} % des paires")
-ax.legend(loc="center left")
+    ax.annotate("généralisation", (grokked, 0.5), rotation=90, ha="right", va="center", fontsize=14)
+ax.set(xlabel="pas d'apprentissage", ylabel="exactitude", ylim=(-0.03, 1.03))
+# (a + b) mod p and the share of pairs are in the caption; the legend sits above the axes.
+plot.legend(loc="outside upper center", ncol=2, fontsize=14, frameon=False, handlelength=1.2)
 french_axes(ax)
-plot.tight_layout()
 fig.savefig(plot, "grokking.svg")
 
 # -- figure 2: the embeddings, after memorisation and after grokking -----------------------------
 k_star = int(freqs[ranked[0]])
 order = np.argsort((np.arange(P) * k_star) % P)                   # walk around the k* circle
-plot2, axes = plt.subplots(1, 3, figsize=(15, 5), gridspec_kw={"width_ratios": [1, 1, 1.4]})
+plot2, axes = canvas(580, 400, 2, 2, gridspec_kw={"height_ratios": [1, 0.9]})
+gs = axes[1, 0].get_gridspec()
+for ax in axes[1]:
+    ax.remove()
+axes = [axes[0, 0], axes[0, 1], plot2.add_subplot(gs[1, :])]
 pcs = {}
-for ax, name, title in ((axes[0], "memorised", "après mémorisation"),
-                        (axes[1], "final", f"après grokking (k = {k_star})")):
+for ax, name, title in ((axes[0], "memorised", "mémorisation"),
+                        (axes[1], "final", f"grokking (k = {k_star})")):
     xy, share = pca2(snapshots[name])
     pcs[name] = {"xy": xy, "variance_share": share}
     # Colour and line follow k*·a mod p, the angle of token a on the strongest circle.
     ax.plot(*xy[order].T, color="grey", lw=0.8, alpha=0.6)
     ax.scatter(*xy.T, c=(np.arange(P) * k_star) % P, cmap="twilight", s=30, zorder=3)
-    ax.set(title=title, xticks=[], yticks=[], xlabel="axe principal 1", ylabel="axe principal 2")
+    ax.set(title=title, xticks=[], yticks=[])
     ax.set_aspect("equal", adjustable="datalim")
 width = 0.4
-axes[2].bar(freqs - width / 2, spectra["memorised"], width, color=PALETTE[5],
-            label="après mémorisation")
-axes[2].bar(freqs + width / 2, spectra["final"], width, color=PALETTE[0], label="après grokking")
-axes[2].set(xlabel="fréquence k", ylabel="part de la variance", title="Spectre de Fourier de W$_E$")
-axes[2].legend(loc="upper right", fontsize=12)
+axes[2].bar(freqs - width / 2, spectra["memorised"], width, color=PALETTE[5], label="mémorisation")
+axes[2].bar(freqs + width / 2, spectra["final"], width, color=PALETTE[0], label="grokking")
+top = max(spectra["memorised"].max(), spectra["final"].max())
+axes[2].set(xlabel="fréquence k", ylabel="variance", ylim=(0, 1.5 * top))
+axes[2].legend(loc="upper center", ncol=2, fontsize=14, frameon=False, borderaxespad=0.1)
 french_axes(axes[2])
-plot2.tight_layout()
 fig.savefig(plot2, "grokking-embeddings.svg")
 
 fig.save_json("grokking.json", {
     "params": dict(hp),
     "device": device,
+    "sabotage": broken,                  # None: a real run (tests break runs on purpose)
     "n_train": n_train,
     "n_test": P * P - n_train,
     "chance": 1 / P,

@@ -1,10 +1,10 @@
 """« Baidu paper 2017 » — the three regions of a learning curve, on a language we can solve exactly.
 
-Hestness et al., "Deep Learning Scaling is Predictable, Empirically", arXiv 1712.00409 (facts.md
+Hestness et al., "Deep Learning Scaling is Predictable, Empirically", arXiv 1712.00409 (docs/sources.md
 A14) fit the generalisation error as ε(m) = α·m^β + γ with β between −0.07 and −0.35 [V] and
 sketch three regions: small data (best guess), power law, irreducible error [S].
 
-Here the data come from a synthetic "quanta language" (facts.md F3): K contexts with Zipf
+Here the data come from a synthetic "quanta language" (docs/sources.md F3): K contexts with Zipf
 frequencies p_k ∝ k^−(1+a), each followed by one fixed token out of V, plus noise of entropy E.
 A learner that has seen a context predicts its token; otherwise it guesses uniformly (log V).
 After m examples the expected loss is exact:

@@ -11,6 +11,9 @@ suffix cannot be guessed, with one it can be copied. Copying the query's stem is
 reading the suffix needs a third layer to be learnt within the CPU budget (with two, it is the
 stem's end, itself found by an induction head, that has to steer the suffix lookup).
 
+The phenomenon, in the JSON: `accuracy_by_shots` is near 0 with no example and high with one
+or more; tests/test_trained_figures.py::test_icl_in_the_deck fails without it.
+
 Run alone: python figures/icl.py --profile quick   (writes into _scratch/icl/)
 """
 
@@ -48,13 +51,14 @@ import torch
 import torch.nn.functional as F
 
 from builder.script import setup
-from _style import plt, french_axes, french_number
-from _gpt import GPT, GPTConfig, adamw, cosine_lr, prepare, autocast, maybe_compile
+from _style import plt, canvas, french_axes, french_number
+from _gpt import GPT, GPTConfig, adamw, cosine_lr, prepare, autocast, maybe_compile, sabotage, frozen_lr
 
 fig = setup(FIGURE)
 hp = fig.params
 device = fig.device()
 prepare(device)
+broken = sabotage()                               # tests only: a run that cannot learn
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 ARROW, END, PAD = 26, 27, 28                      # '>', ';' and padding
@@ -95,7 +99,8 @@ def batch(rng, n):
 # Rotary positions: copying the query's stem and the examples' suffix is attention by offset.
 model = GPT(GPTConfig(vocab_size=VOCAB, block_size=T, n_layer=hp["layers"], n_head=hp["heads"],
                       n_embd=hp["d"], rope=True)).to(device)
-opt = adamw(model, hp["lr"], weight_decay=0.1)
+LR = frozen_lr(hp["lr"], broken)
+opt = adamw(model, LR, weight_decay=0.1)
 forward = maybe_compile(model, device, hp["compile"])
 
 # A fixed evaluation set: the k-th pair of an episode is a query with k examples before it.
@@ -139,7 +144,7 @@ curves, losses = {}, []
 for step in range(1, hp["steps"] + 1):
     x, y, _ = batch(rng, hp["batch"])
     for group in opt.param_groups:
-        group["lr"] = cosine_lr(step, hp["steps"], hp["lr"], warmup=100)
+        group["lr"] = cosine_lr(step, hp["steps"], LR, warmup=100)
     with autocast(device, hp["amp"]):
         logits = forward(x)
     loss = F.cross_entropy(logits.float().view(-1, VOCAB), y.view(-1), ignore_index=-100)
@@ -160,9 +165,9 @@ final = curves[hp["steps"]]
 slide_prompt = "manger>mangera;parler>parlera;voter>"
 slide_answer = complete(slide_prompt)
 
-# -- figure -----------------------------------------------------------------------------------------
+# -- figure: drawn at its size on the slide (560 × 440 px) ----------------------------------------
 shots = np.arange(hp["pairs"])
-plot, ax = plt.subplots(figsize=(9, 5.2))
+plot, ax = canvas(560, 440)
 steps_sorted = sorted(curves)
 for i, s in enumerate(steps_sorted):
     last = s == hp["steps"]
@@ -171,17 +176,17 @@ for i, s in enumerate(steps_sorted):
             label=f"après {french_number(s)} pas" + (" (fin)" if last else ""))
 ax.set(xlabel="nombre d'exemples dans le prompt", ylabel="réponse exacte", ylim=(-0.03, 1.03),
        xticks=shots, title="Apprentissage « en contexte »")
-ax.text(0.98, 0.66, f"« manger → mangera, parler → parlera,\n voter → {slide_answer} »",
-        transform=ax.transAxes, ha="right", va="center", multialignment="left", fontsize=13,
+ax.text(0.98, 0.62, f"« manger → mangera,\n parler → parlera,\n voter → {slide_answer} »",
+        transform=ax.transAxes, ha="right", va="center", multialignment="left", fontsize=14,
         bbox={"boxstyle": "round", "fc": "white", "ec": "grey"})
-ax.legend(loc="lower right", bbox_to_anchor=(1, 0.06), fontsize=12)
+ax.legend(loc="lower right", bbox_to_anchor=(1, 0.02), fontsize=14, frameon=False)
 french_axes(ax)
-plot.tight_layout()
 fig.savefig(plot, "icl.svg")
 
 fig.save_json("icl.json", {
     "params": dict(hp),
     "device": device,
+    "sabotage": broken,                    # None: a real run (tests break runs on purpose)
     "n_params": model.count_params(),
     "shots": shots,
     "accuracy_by_shots": final["answer"],  # the final model; index = number of examples before

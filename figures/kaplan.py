@@ -1,7 +1,7 @@
 """« Scaling laws for Neural LM 2020 » — Kaplan et al.'s three power laws, as published.
 
 Kaplan, McCandlish, Henighan, Brown, Chess, Child, Gray, Radford, Wu, Amodei, "Scaling Laws for
-Neural Language Models", arXiv 2001.08361 (facts.md A15). The slide's image is most likely their
+Neural Language Models", arXiv 2001.08361 (docs/sources.md A15). The slide's image is most likely their
 Fig. 1: test loss (nats/token, WebText2) against compute, data and non-embedding parameters.
 This script does NOT reproduce their data: it plots the three published fits [V]
 

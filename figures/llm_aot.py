@@ -1,12 +1,12 @@
 """« Algorithm of Thoughts » — an LLM's search for the Game of 24 with 11 7 4 1, checked.
 
-Algorithm of Thoughts (Sel et al. 2023, facts.md A9) shows the model examples of a search
+Algorithm of Thoughts (Sel et al. 2023, docs/sources.md A9) shows the model examples of a search
 (first steps, second steps, ... backtracking) in its prompt. builder.llm.ask("aot") gives the
 search text: a pinned answer of the configured model, or the talk's trace as a labelled
 transcript. Its final `answer: … = 24` is parsed and evaluated exactly (fractions) by the
 Game-of-24 solver in figures/_game24.py, which also checks every arithmetic step of the
 trace and lists all solutions. For the talk's trace the answer (7 * (4 + 1)) - 11 = 24 is
-right, while six steps of the trace are miscomputed (facts.md A9).
+right, while six steps of the trace are miscomputed (docs/sources.md A9).
 
 Run alone: python figures/llm_aot.py --profile quick   (writes into _scratch/llm-aot/)
 """

@@ -1,7 +1,7 @@
 """« GPT3 paper 2020 » — in-context learning: what a model adds after « "voter" devient ».
 
 The slide's prompt gives two examples ("manger" → "mangera", "parler" → "parlera") and asks
-for a third; the expected completion is "votera" (facts.md A20). builder.llm.ask("icl") gives
+for a third; the expected completion is "votera" (docs/sources.md A20). builder.llm.ask("icl") gives
 the configured model's pinned completion. The talk shows no completion, so with no model
 there is nothing to show: the JSON then says so (source "missing") and never invents one.
 

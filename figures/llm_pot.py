@@ -1,6 +1,6 @@
 """« Les LLM codent pour raisonner » — Program of Thoughts: the LLM's program, executed.
 
-Program of Thoughts (Chen et al. 2022, facts.md A8) has the model write Python whose variable
+Program of Thoughts (Chen et al. 2022, docs/sources.md A8) has the model write Python whose variable
 `ans` holds the answer; an interpreter computes it. builder.llm.ask("pot") gives the program (a
 pinned answer of the configured model, or the talk's program as a labelled transcript); it
 runs in builder.sandbox, never in this process. The talk's program uses sympy's Symbol without

@@ -4,11 +4,11 @@ The answer comes from builder.llm.ask("sinusoid"): a pinned answer of the model 
 llm.yml, or, with none, codeLlama's answer as quoted in the talk (labelled as a transcript).
 The page (shown 520×260 px on the slide) runs the answer's code unchanged on a real
 <canvas id="myCanvas"> in a sandboxed iframe (sandbox="allow-scripts", no allow-same-origin),
-next to a corrected version written by hand (facts.md A7: no vertical offset, 1 rad per pixel,
+next to a corrected version written by hand (docs/sources.md A7: no vertical offset, 1 rad per pixel,
 dashes instead of a path). The JSON also records what the code draws: node runs it on a mock
 canvas inside builder.sandbox and reports each drawing call; the measure is computed here from
 those calls, outside the code's realm (_sinusoid.py). For the talk's code: 149 of 300 dashes
-above the canvas, ≈47.7 periods, jumps of up to 95.9 px; facts.md A7.
+above the canvas, ≈47.7 periods, jumps of up to 95.9 px; docs/sources.md A7.
 
 Run alone: python figures/llm_sinusoid.py --profile quick   (writes into _scratch/llm-sinusoid/)
 """

@@ -2,7 +2,7 @@
 
 The slide lists sizes (PaLM 500b, GPT-4 8 x 200b ??, OPT 175b, Llama2 70b, Falcon 180b,
 Vicuna 7b, Mistral 7b). Here every size except GPT-4's is recomputed from the published
-hyperparameters (figures/data/architectures.json, facts.md §B) with the formula of
+hyperparameters (figures/data/architectures.json, docs/sources.md §B) with the formula of
 figures/_params.py, and drawn beside the size the authors announce. GPT-4's size was never
 published (GPT-4 report, arXiv 2303.08774): only the two rumours are shown, hatched.
 

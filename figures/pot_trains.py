@@ -1,11 +1,11 @@
 """« Les LLM codent pour raisonner » — the talk's Program-of-Thoughts answer, run and checked.
 
-Chen, Ma, Wang, Cohen, "Program of Thoughts Prompting", arXiv 2211.12588 (facts.md A8): the model
+Chen, Ma, Wang, Cohen, "Program of Thoughts Prompting", arXiv 2211.12588 (docs/sources.md A8): the model
 writes Python and an interpreter runs it. The slide's program (figures/data/pot_program.txt,
 verbatim) is run here as is, with sympy's Symbol; it gives D / (D/5 + D/3.5) = 35/17 h ≈ 2.06 h.
 That ignores train 1's 1.5 h head start, so it is wrong: with t the hours after 6:00,
 t/5 = 1 − (t − 1.5)/3.5 gives t = 50/17 h ≈ 2.94 h, a meeting at 8:56:28, at 10/17 of the way
-from A (facts.md A8 [C]). The plot shows both trains' positions and where each answer falls.
+from A (docs/sources.md A8 [C]). The plot shows both trains' positions and where each answer falls.
 
 Running the program in-process is fine here: it is the talk's own fixed text, not LLM output.
 

@@ -2,7 +2,7 @@
 
 The slide's claim, "la scaling law résulte de la combinaison d'émergences", is the quantization
 model of Michaud, Liu, Girit, Tegmark, "The Quantization Model of Neural Scaling", NeurIPS 2023,
-arXiv 2303.13506 [V] (facts.md A19, A21), not Ganguli et al.'s: skills ("quanta") are used with
+arXiv 2303.13506 [V] (docs/sources.md A19, A21), not Ganguli et al.'s: skills ("quanta") are used with
 Zipf frequencies f_k ∝ k^−(1+a) and learned in that order, each one abruptly. Here K skills are
 each a sigmoid in log N, centred at N_k ≈ N_0·k (one quantum per N_0 parameters, with a little
 seeded jitter). The frequency-weighted mean loss Σ f_k ℓ_k(N) is then a smooth power law of

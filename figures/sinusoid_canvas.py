@@ -3,7 +3,7 @@
 The slide quotes codeLlama's answer to "How can I draw a sinusoid in javascript?" (Code Llama:
 Rozière et al., arXiv 2308.12950). Simulated on the default 300×150 canvas, in canvas
 coordinates (origin top-left, y pointing down), the code draws one 1-px horizontal dash per
-column at y = 100·sin(i) (facts.md A7 [C]):
+column at y = 100·sin(i) (docs/sources.md A7 [C]):
   - no vertical offset: 149 of the 300 dashes fall at y < 0, off the canvas, and the rest is
     upside down;
   - frequency 1 rad/px: a period of 2π ≈ 6.3 px, ≈ 47.7 periods across, which looks like hatching;

@@ -1,11 +1,11 @@
 """« 2018: le transformer est un réseau neuronal » — the block diagram, and where the parameters sit.
 
 The transformer is Vaswani et al., "Attention Is All You Need", arXiv 1706.03762, NeurIPS
-**2017**, not 2018 (facts.md A5). The slide's image is probably the paper's Fig. 1; here the
+**2017**, not 2018 (docs/sources.md A5). The slide's image is probably the paper's Fig. 1; here the
 structure is drawn by code, as the decoder-only stack the talk's LLMs use: embeddings, N× [multi-
 head attention, add & norm, MLP, add & norm], a linear head and a softmax over the vocabulary.
 The second plot splits each model's parameters into embeddings / attention / MLP with the count
-of figures/_params.py (facts.md §B): the MLP holds most of them, and GQA/MQA shrink attention.
+of figures/_params.py (docs/sources.md §B): the MLP holds most of them, and GQA/MQA shrink attention.
 
 Run alone: python figures/transformer.py --profile quick   (writes into _scratch/transformer/)
 """

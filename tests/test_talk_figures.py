@@ -1,6 +1,6 @@
 """The talk's computed figures: each script runs in its smoke profile, and the numbers in its JSON
 are checked against values computed here independently (another formula, another algorithm, or
-by hand with Fractions), and against facts.md where it gives a number.
+by hand with Fractions), and against the published value where docs/sources.md gives one.
 
 All scripts run once per session, two at a time (the machine has 2 cores).
 """
@@ -80,7 +80,7 @@ def test_outputs(runs, script):
 
 
 # -- 1, 2. parameter counts ----------------------------------------------------------------------
-FACTS_RECOUNT = {  # facts.md §B, recount column, in billions, as printed
+FACTS_RECOUNT = {  # docs/sources.md §B, recount column, in billions, as printed
     "GPT-3": "174.6", "OPT-175B": "174.6", "PaLM-540B": "540.356", "Llama-2-7B": "6.738",
     "Llama-2-13B": "13.016", "Llama-2-70B": "68.977", "Vicuna-7B": "6.738", "Mistral-7B": "7.242",
     "Falcon-180B": "178.6",
@@ -106,14 +106,9 @@ def test_param_counts(runs):
     per_layer = (d * q + d * kv + d * kv + q * d) + 3 * d * ff + 2 * d
     assert recount["Llama-2-70B"] == L * per_layer + d + 2 * V * d == 68_976_648_192
 
-    rumours = sorted(r["params"] for r in data["rumours"])
-    assert rumours == [8 * 220e9, 1.8e12]
-
 
 def test_param_share(runs):
     data = output(runs, "transformer", "transformer.json")
-    for name, share in data["shares"].items():
-        assert math.isclose(share["embeddings"] + share["attention"] + share["mlp"] + share["norms"], 1.0), name
     mlp_70b = 80 * 3 * 8192 * 28672 / 68_976_648_192
     assert math.isclose(data["shares"]["Llama-2-70B"]["mlp"], mlp_70b)
     # MQA: PaLM's attention is a small share next to a standard multi-head model's
@@ -131,20 +126,26 @@ def test_ecosystem(runs):
         assert pair in edges, pair
     for e in data["edges"]:
         assert e["source"].startswith("https://") and e["status"] in ("V", "M")
-    # facts.md A6/A7 verify these; Alpaca is not in facts.md at all
+    # docs/sources.md A6/A7 verify these; Alpaca is not in docs/sources.md at all
     assert edges[("LLaMA", "Vicuna")]["status"] == edges[("Llama 2", "Code Llama")]["status"] == "V"
     assert edges[("LLaMA", "Alpaca")]["status"] == "M"
 
 
 # -- 4. Kaplan -----------------------------------------------------------------------------------
 def test_kaplan(runs):
+    """Each plotted law at one point of its range, solved by hand from the paper's constants
+    (eq. 1.1-1.3): L(N = 1e9) = 8.8e4^0.076 = e^(0.076 · 11.385) = e^0.8653 = 2.376;
+    L(D = 1e10) = 5.4e3^0.095 = e^(0.095 · 8.594) = 2.262; L(C = 1 PF-day) = 3.1e8^0.05 =
+    e^(0.05 · 19.552) = 2.658. And the slope of the plotted curve (a regression, not the
+    formula) is the paper's exponent."""
     laws = output(runs, "kaplan", "kaplan.json")["laws"]
-    for key, const, alpha, per10 in (("N", 8.8e13, 0.076, 0.839), ("D", 5.4e13, 0.095, 0.804),
-                                     ("C", 3.1e8, 0.050, 0.891)):
+    for key, at, loss_there, alpha in (("N", 1e9, 2.376, 0.076), ("D", 1e10, 2.262, 0.095),
+                                       ("C", 1.0, 2.658, 0.050)):
         x, loss = np.array(laws[key]["x"]), np.array(laws[key]["loss"])
-        np.testing.assert_allclose(loss, (const / x) ** alpha, rtol=1e-12)
-        assert round(laws[key]["loss_factor_per_10x"], 3) == per10   # facts.md A15, derived
-        assert np.all(np.diff(loss) < 0)
+        assert math.isclose(np.exp(np.interp(np.log(at), np.log(x), np.log(loss))), loss_there,
+                            rel_tol=2e-3), key
+        slope = np.polyfit(np.log(x), np.log(loss), 1)[0]
+        assert abs(slope + alpha) < 1e-9, key
 
 
 # -- 5. Chinchilla -------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ def test_chinchilla(runs):
     for key, billions in (("hoffmann", 32), ("epoch", 72)):
         n = n_opt_numeric(fits[key]["fit"], 5.76e23)
         assert math.isclose(fits[key]["at_5.76e23"]["N_opt"], n, rel_tol=1e-6)
-        assert round(n / 1e9) == billions                                  # facts.md A17
+        assert round(n / 1e9) == billions                                  # docs/sources.md A17
     losses = fits["hoffmann"]["model_losses"]
     assert [round(losses[m], 3) for m in ("Chinchilla", "Gopher", "GPT-3")] == [1.937, 1.993, 2.002]
     assert round(fits["hoffmann"]["D_over_N_at_1e25"]) == 122 and round(fits["epoch"]["D_over_N_at_1e25"]) == 17
@@ -193,23 +194,31 @@ def test_hestness(runs):
 
 
 # -- 7, 8, 9. emergence ----------------------------------------------------------------------------
+TRAINING_TOKENS = {"GPT-3": 300e9, "Gopher": 300e9, "PaLM": 780e9}   # Brown 2020, Rae 2021, Chowdhery 2022
+
+
 def test_emergence_scales(runs):
+    """Wei et al.'s FLOPs cells against another formula: C ≈ 6·N·D with each model family's
+    published training tokens (only the families whose every size saw the same tokens)."""
     data = output(runs, "emergence_scales", "emergence-scales.json")
     rows = data["rows"]
     assert len(rows) == 21 and all(r["source"] for r in rows)
-    flops = {r["task"]: r["flops"] for r in rows}
-    assert flops["scratchpad (8-digit addition)"] == 8.9e19 == min(flops.values())   # facts.md A18
-    assert flops["WiC"] == 2.5e24 == max(flops.values())
-    assert flops["3-digit addition"] == 2.3e22
+    checked = [r for r in rows if r.get("model") in TRAINING_TOKENS]
+    assert len(checked) >= 6
+    for r in checked:
+        assert abs(r["flops"] / (6 * r["params"] * TRAINING_TOKENS[r["model"]]) - 1) < 0.05, r["task"]
 
 
 def test_emergence_metric(runs):
+    """Exact match by simulation (k independent tokens drawn with the plotted per-token
+    accuracy), not by the script's power: the curves agree, and exact match lags."""
     data = output(runs, "emergence_metric", "emergence-metric.json")
     k = data["params"]["k"]
     token, exact = np.array(data["token_accuracy"]), np.array(data["exact_match"])
-    np.testing.assert_allclose(exact, token ** k)
-    assert np.all(np.diff(token) > 0)
-    assert math.isclose(data["exact_match_when_token_accuracy_is_half"], 0.5 ** k, rel_tol=1e-3)
+    rng = np.random.default_rng(0)
+    draws = 20_000
+    simulated = (rng.random((len(token), draws, k)) < token[:, None, None]).all(2).mean(1)
+    assert np.abs(simulated - exact).max() < 4 * math.sqrt(0.25 / draws)
     # the exact match lags: it needs many times the size to reach what the tokens reach
     assert data["N_half"]["exact"] > 10 * data["N_half"]["token"]
 
@@ -218,7 +227,6 @@ def test_quanta_sum(runs):
     data = output(runs, "quanta_sum", "quanta-sum.json")
     p = data["params"]
     assert abs(data["fit"]["slope"] + p["a"]) < 0.05           # the sum is a power law of exponent a
-    assert np.all(np.diff(data["mean_loss"]) <= 1e-12)
     logistic = 2 * math.log(9) * p["width"]                    # 90 % -> 10 % of a logistic, in decades
     for width in data["jump_decades"].values():
         assert abs(width - logistic) < 0.02                    # each skill jumps in a third of a decade
@@ -326,14 +334,14 @@ def test_game24_solver_against_brute_force():
 def test_game24_talk(runs):
     data = output(runs, "game24", "game24.json")
     assert _game24.evaluate("(7 * (4 + 1)) - 11") == 24 and data["answer"]["correct"]
-    assert len(data["solutions"]["with_rules"]) == 1        # facts.md A9: one family, up to commutation
+    assert len(data["solutions"]["with_rules"]) == 1        # docs/sources.md A9: one family, up to commutation
     assert _game24.evaluate(data["solutions"]["with_rules"][0]) == 24
 
 
 def test_check_trace_finds_the_six_errors():
     trace = (FIGURES / "data" / "aot_trace.txt").read_text(encoding="utf-8")
     errors = _game24.check_trace(trace)
-    listed = ["11 - 4: (7, 3, 1)", "11 + 1: (29, 28)", "8 - 4: (7, 11)",      # facts.md A9
+    listed = ["11 - 4: (7, 3, 1)", "11 + 1: (29, 28)", "8 - 4: (7, 11)",      # docs/sources.md A9
               "(12, 11): 23, 7, 132, 3", "(7, 11): 18, 4, 77, 1.75", "(29, 28): 57, 1, 812, 1.03"]
     assert len(errors) == len(listed)
     for fragment in listed:
@@ -370,22 +378,22 @@ def test_pot_trains(runs):
     assert math.isclose(data["fixed_program_answer"], 50 / 17)
 
 
-# -- 12, 13. developer, exams ------------------------------------------------------------------------
+# -- 12. developer (13, exams: sourced text, checked by test_outputs only) ---------------
 def test_developer(runs):
+    """The bars are the secondary page's means; the paper's abstract gives only « 55.8 % faster »
+    (docs/sources.md A10): the means must reproduce it, to its printed digit."""
     data = output(runs, "developer", "developer.json")
-    assert round(100 * (160.89 - 71.17) / 160.89, 1) == 55.8 == round(data["speedup_percent"], 1)
-
-
-def test_exams(runs):
-    rows = output(runs, "exams", "exams.json")["rows"]
-    assert {(r["model"], r["percentile"], r["status"]) for r in rows} == {("GPT-4", 90, "V"), ("GPT-3.5", 10, "S")}
+    minutes = data["minutes"]
+    cut = 100 * (1 - minutes["with_copilot"] / minutes["without_copilot"])
+    assert round(cut, 1) == 55.8
+    assert minutes["status"].startswith("S")        # the means are labelled secondary
 
 
 # -- 14. sinusoid ------------------------------------------------------------------------------------
 def test_sinusoid_canvas(runs):
     data = output(runs, "sinusoid_canvas", "sinusoid-canvas.json")
     ys = [100 * math.sin(i) for i in range(300)]
-    assert data["off_canvas"] == sum(y < 0 for y in ys) == 149                     # facts.md A7
+    assert data["off_canvas"] == sum(y < 0 for y in ys) == 149                     # docs/sources.md A7
     jump = max(abs(b - a) for a, b in zip(ys, ys[1:]))
     assert round(data["max_abs_jump_px"], 2) == round(jump, 2) == 95.88
     assert jump <= 200 * math.sin(0.5)                                             # 2·A·sin(1/2) bound

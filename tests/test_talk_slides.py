@@ -416,14 +416,15 @@ def test_french_typography(qmd):
     assert typography_errors(qmd) == []
 
 
-# Where the talk is wrong (facts.md), the slide keeps the talk's text and adds an erratum.
+# Where the talk is wrong (docs/sources.md), the slide keeps the talk's text and adds an erratum.
 ERRATA = {
-    "Les réseaux neuronaux sont des programmes dérivables": ["sigmoïde", "6 ou 9"],
+    "Les réseaux neuronaux sont des programmes dérivables": ["sigmoïde", "6 ou 9", "8 au lieu de 10"],
     "2018: le transformer est un réseau neuronal": ["2017", "@vaswani2017attention"],
-    "Les LLMs sont des transformers": ["540", "GPT-4", "Falcon-180B", "OSI"],
+    "Les LLMs sont des transformers": ["540", "GPT-4", "Falcon-180B TII License 1.0", "OSI"],
     "Les LLM savent programmer": ["@roziere2023codellama"],
     "Les LLM codent pour “raisonner”": ["50/17", "@chen2022pot"],
-    "Algorithm of thoughts": ["(7, 7, 1)", "@sel2023aot"],
+    "Algorithm of thoughts": ["(7, 7, 1)", "(28, 12)", "(11, 4)", "1,09", "1,57", "1,04",
+                              "Six erreurs", "@sel2023aot"],
     "Chinchilla paper 2022": ["0,34", "Kaplan", "@hoffmann2022chinchilla"],
     "Anthropic paper 2022": ["Michaud", "@ganguli2022predictability"],
     "Jason Wei a dénombré 137 capacités émergentes:": ["PoT", "AoT", "@wei2022blog"],
@@ -465,6 +466,66 @@ def test_figures_are_declared_by_scripts(qmd):
     declared = declared_figures()
     problems = [f"_figures/{n}/{f}" for n, f in refs if f not in declared.get(n, [])]
     assert problems == [], f"not declared by any figures/*.py: {problems}"
+
+
+SOURCES = ROOT / "docs" / "sources.md"
+README = ROOT / "README.md"
+# What an unsourced or provisional number looks like in the deck: a « non vérifié » marker,
+# a reference to the research notes that are not in the repository, or a claim the sources
+# file says was removed (GPT-4's rumoured dates and sizes).
+UNSOURCED = [r"non vérifié", r"facts\.md", r"juin 2023", r"1 ?800 milliards"]
+
+
+def source_errors(text: str) -> list[str]:
+    """Unsourced markers in the slides and notes."""
+    flat = unicodedata.normalize("NFKC", text)
+    return [f"{pattern!r} in the deck" for pattern in UNSOURCED if re.search(pattern, flat)]
+
+
+def sources_sections() -> set[str]:
+    """Labels of docs/sources.md's sections: '### A9. …' -> 'A9', '## B. …' -> '§B'."""
+    text = SOURCES.read_text(encoding="utf-8")
+    labels = set(re.findall(r"^### ([A-Z]\d+[a-z]?)\.", text, re.M))
+    labels |= {f"§{x}" for x in re.findall(r"^## ([A-Z])\.", text, re.M)}
+    labels |= set(re.findall(r"^- \*\*(F\d+[a-z]?)\*\*", text, re.M))
+    return labels
+
+
+def script_citation_errors(docstrings: dict[str, str]) -> list[str]:
+    """Each figure script's docstring cites docs/sources.md, never facts.md, and only sections
+    that exist there."""
+    known = sources_sections()
+    errors = []
+    for name, doc in docstrings.items():
+        if "facts.md" in doc:
+            errors.append(f"{name}: cites facts.md, which is not in the repository")
+        for ref in re.findall(r"docs/sources\.md,? ((?:§?[A-Z]\d*[a-z]?)(?:[,/ ]+(?:and )?§?[A-Z]\d+[a-z]?)*)", doc):
+            for label in re.findall(r"§?[A-Z]\d*[a-z]?", ref):
+                if label not in known:
+                    errors.append(f"{name}: cites docs/sources.md {label}, which has no such section")
+    return errors
+
+
+def figure_docstrings() -> dict[str, str]:
+    out = {}
+    for path in sorted(FIGURES.glob("*.py")):
+        out[path.name] = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    return out
+
+
+def test_no_unsourced_markers(qmd):
+    assert source_errors(qmd) == []
+
+
+def test_scripts_cite_the_sources_file():
+    assert script_citation_errors(figure_docstrings()) == []
+
+
+def test_notes_are_labelled_as_written_for_the_reconstruction():
+    """Said once, in README and in docs/sources.md (the title slide's note says it too)."""
+    for path in (README, SOURCES):
+        text = " ".join(path.read_text(encoding="utf-8").split())
+        assert "written for this reconstruction" in text, path.name
 
 
 # ----------------------------------------------------------------------------------------
@@ -523,3 +584,19 @@ def test_checks_catch_an_unknown_citation(qmd, bib):
 ])
 def test_checks_catch_bad_typography(qmd, line):
     assert typography_errors(qmd + "\n" + line + "\n")
+
+
+@pytest.mark.parametrize("mutation", [
+    "Selon une rumeur de juin 2023, GPT-4 ferait 1 800 milliards de paramètres.",
+    "Un chiffre [non vérifié : à retrouver].",
+    "Voir facts.md A9.",
+])
+def test_checks_catch_an_unsourced_number(qmd, mutation):
+    assert source_errors(qmd + "\n::: notes\n" + mutation + "\n:::\n")
+
+
+def test_checks_catch_a_script_citing_a_missing_source():
+    docs = figure_docstrings()
+    assert script_citation_errors({**docs, "x.py": "see facts.md A9"})
+    assert script_citation_errors({**docs, "x.py": "(docs/sources.md A99)"})
+    assert script_citation_errors({**docs, "x.py": "docs/sources.md A9 and Z3"})
