@@ -19,7 +19,7 @@ import json
 import math
 import re
 
-CANVAS_W, CANVAS_H = 300, 150   # a <canvas>'s default size, as in facts.md A7
+CANVAS_W, CANVAS_H = 300, 150   # a <canvas>'s default size, as in docs/sources.md A7
 SHOWN_W, SHOWN_H = 250, 125     # its size in the page (the page is shown 520×260 px on the slide)
 
 # The frame's own policy: no network at all (fetch, images, ...), inline script and style only.

@@ -39,7 +39,7 @@ from _style import plt, canvas, french_axes
 fig = setup(FIGURE)
 p = fig.params
 
-FITS = {  # facts.md A17 [V]
+FITS = {  # docs/sources.md A17 [V]
     "hoffmann": {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28,
                  "label": "Hoffmann et al. 2022 (éq. 10)", "source": "arXiv 2203.15556, eq. 10"},
     "epoch": {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658,
@@ -47,7 +47,7 @@ FITS = {  # facts.md A17 [V]
 }
 BUDGETS = [10.0 ** k for k in range(19, 26)]   # FLOPs, 1e19 ... 1e25
 PF_DAY = 1e15 * 86400                         # FLOPs in a petaflop/s-day (Kaplan's unit)
-MODELS = {  # params, training tokens (facts.md A17/F6; Llama 2's 2T tokens is [M], Z6)
+MODELS = {  # params, training tokens (docs/sources.md A17/F6; Llama 2's 2T tokens is [M], Z6)
     "GPT-3": (175e9, 300e9), "Gopher": (280e9, 300e9), "Chinchilla": (70e9, 1.4e12),
     "PaLM": (540e9, 780e9), "Llama 2 70B": (70e9, 2e12),
 }
@@ -119,5 +119,5 @@ fig.save_json("chinchilla.json", {
     "models": {m: {"N": N, "D": D, "C": 6 * N * D} for m, (N, D) in MODELS.items()},
     "kaplan": {"C": C_grid, "N_opt": kaplan_N,
                "formula": "N_opt = 1.3e9 * (C / PF-day)^0.73, Kaplan et al. 2020 Table 6 [S]"},
-    "note": "C = 6ND throughout; Llama 2's 2T tokens is from memory [M] (facts.md Z6)",
+    "note": "C = 6ND throughout; Llama 2's 2T tokens: Touvron et al. 2023, arXiv 2307.09288",
 })

@@ -61,5 +61,5 @@ fig.save_json("developer.json", {
     "speedup_percent": speedup,
     "paper_speedup_percent": PAPER_SPEEDUP,
     "source": "Peng et al. 2023, arXiv 2302.06590 (55.8 % faster) [V]; means 71.17 vs 160.89 min [S] "
-              "(facts.md A10)",
+              "(docs/sources.md A10)",
 })

@@ -93,7 +93,7 @@ fig.save_json("ecosystem.json", {
     "nodes": [{**d, "x": float(pos[n][0]), "y": float(pos[n][1])} for n, d in G.nodes(data=True)],
     "edges": data["edges"],
     "unverified_edges": sum(e["status"] != "V" for e in data["edges"]),
-    "ecosystem_graphs_16_mar_2023": {   # facts.md A2 [V]: the full graph this fragment imitates
+    "ecosystem_graphs_16_mar_2023": {   # docs/sources.md A2 [V]: the full graph this fragment imitates
         "assets": 262, "datasets": 64, "models": 128, "applications": 70,
         "organisations": 63, "dependencies": 356,
         "source": "Bommasani et al. 2023, arXiv 2303.15772",

@@ -74,5 +74,5 @@ fig.save_json("emergence-metric.json", {
     "N_half": {"token": N_token_half, "exact": crossing(exact, 0.5)},
     "exact_match_when_token_accuracy_is_half": exact_at_token_half,
     "N_reaching_10_percent": N_first,
-    "source": "toy after Schaeffer et al. 2023, arXiv 2304.15004 [V] (facts.md A19, F7)",
+    "source": "toy after Schaeffer et al. 2023, arXiv 2304.15004 [V] (docs/sources.md A19, F7)",
 })

@@ -102,5 +102,5 @@ fig.save_json("emergence-scales.json", {
     "median_flops": float(10 ** np.median(log_flops)),
     "share_between_1e22_and_1e24": float(np.mean((log_flops >= 22) & (log_flops <= 24))),
     "note": "Table 1 of Wei et al. 2022 [V]; the few-shot / augmented split is from memory [M]; "
-            "empty model cells are not named in facts.md",
+            "empty model cells are not named in docs/sources.md",
 })

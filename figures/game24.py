@@ -129,5 +129,5 @@ fig.save_json("game24.json", {
         "solvable_only_with_fractions_or_negatives": need_fractions,
     },
     "source": "trace verbatim from the talk; AoT: Sel et al. 2023, arXiv 2308.10379 [V]; "
-              "errors as listed in facts.md A9 [C]",
+              "errors as listed in docs/sources.md A9 [C]",
 })

@@ -115,5 +115,5 @@ fig.save_json("hestness.json", {
     "theory": {"exponent": -theory, "floor": p["E"], "best_guess": logV + p["E"]},
     "regions": {"small_data_until": m_small, "irreducible_from": m_floor},
     "source": "Hestness et al. 2017, arXiv 1712.00409 (ε(m) = α·m^β + γ) [V]; "
-              "analytic quanta language of facts.md F3 [C]",
+              "analytic quanta language of docs/sources.md F3 [C]",
 })

@@ -3,7 +3,7 @@
 The slide is the Hub's model list. No dated count of Hub models was found in a citable source, so
 the figure shows what a visitor finds there for the talk's own open models: repository id,
 licence (figures/data/hub_models.json, each with its source) and size, recounted from the
-published architecture (figures/data/architectures.json, facts.md §B) with figures/_params.py.
+published architecture (figures/data/architectures.json, docs/sources.md §B) with figures/_params.py.
 "Open" is not one thing: one licence is OSI-approved, the others restrict use.
 
 Run alone: python figures/hub_models.py --profile quick   (writes into _scratch/hub-models/)

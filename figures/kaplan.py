@@ -42,7 +42,7 @@ from _style import plt, PALETTE, canvas, french_number
 fig = setup(FIGURE)
 p = fig.params
 
-# -- the published laws (facts.md A15, all [V]) and the ranges they were fitted on ---------
+# -- the published laws (docs/sources.md A15, all [V]) and the ranges they were fitted on ---------
 LAWS = [
     # key, x label, constant, exponent, fitted range, range status, colour
     ("C", r"calcul $C_{\min}$ (PF-jours)", 3.1e8, 0.050, (1e-9, 1e1), "M: Fig. 1 axis, from memory", PALETTE[0]),
@@ -56,7 +56,7 @@ for key, _, const, alpha, (lo, hi), status, _ in LAWS:
     x = np.logspace(np.log10(lo), np.log10(hi), p["points"])
     curves[key] = {"x": x, "loss": (const / x) ** alpha, "constant": const, "exponent": alpha,
                    "range": [lo, hi], "range_status": status,
-                   "loss_factor_per_10x": 10 ** -alpha}   # facts.md: 0.891, 0.804, 0.839
+                   "loss_factor_per_10x": 10 ** -alpha}   # docs/sources.md: 0.891, 0.804, 0.839
 
 # -- plot -------------------------------------------------------------------------------------
 plot, axes = canvas(1200, 470, 1, 3, sharey=True)
@@ -80,7 +80,7 @@ fig.savefig(plot, "kaplan.svg")
 
 fig.save_json("kaplan.json", {
     "laws": curves,
-    "source": "Kaplan et al. 2020, arXiv 2001.08361, eq. 1.1-1.3 (facts.md A15) [V]",
+    "source": "Kaplan et al. 2020, arXiv 2001.08361, eq. 1.1-1.3 (docs/sources.md A15) [V]",
     "note": "published fits only, no data; L(C_min) uses eq. 1.3's 3.1e8 PF-days, Fig. 1's label "
             "reads 2.3e8; fitted ranges not verified (see range_status)",
 })

@@ -1,7 +1,7 @@
 """« un LLM (Large Language Model) inconnu » — the card of an open model few people know: Falcon-180B.
 
 The architecture (layers, width, heads, vocabulary, published size) is the row of
-figures/data/architectures.json (facts.md §B, each with its source); training tokens, licence and
+figures/data/architectures.json (docs/sources.md §B, each with its source); training tokens, licence and
 Hub repository come from figures/data/model_card.json, each with its source. The parameter count
 is recounted from the architecture with figures/_params.py (the same formula as param-counts), and
 split into embeddings, attention and MLP; tokens per parameter is the training tokens over that

@@ -41,7 +41,7 @@ def billions(n, decimals=3):
 
 
 def digits(x):
-    """Decimals facts.md prints for a value in billions (174.6 -> 1)."""
+    """Decimals docs/sources.md prints for a value in billions (174.6 -> 1)."""
     text = f"{x:.6g}"
     return len(text.split(".")[1]) if "." in text else 0
 
@@ -57,13 +57,13 @@ for arch in data["models"]:
         "parts": parts,
         "published": arch["published"],
         "recount_factsheet": arch["recount_factsheet"],
-        # facts.md prints the recount rounded; ours must round to the same digits
+        # docs/sources.md prints the recount rounded; ours must round to the same digits
         "matches_factsheet": round(parts["total"] / 1e9, digits(fs)) == round(fs, digits(fs)),
         "recount_over_published": parts["total"] / arch["published"],
         "source": arch["source"],
     })
 mismatch = [r["name"] for r in rows if not r["matches_factsheet"]]
-assert not mismatch, f"recount differs from facts.md §B for {mismatch}"
+assert not mismatch, f"recount differs from docs/sources.md §B for {mismatch}"
 
 # -- plot: one bar per model (the recount), a black tick at the announced size, GPT-4 hatched --
 plot, ax = canvas(540, 400)
@@ -94,7 +94,7 @@ fig.save_json("param-counts.json", {
     "models": rows,
     "rumours": data["rumours"],
     "formula": "attention d·n_h·d_h + 2·d·n_kv·d_h + n_h·d_h·d; MLP (3 if SwiGLU else 2)·d·d_ff; "
-               "+ biases, norms, V·d·(1 if tied else 2), learned positions (facts.md §B)",
+               "+ biases, norms, V·d·(1 if tied else 2), learned positions (docs/sources.md §B)",
     "falcon_180b_untied": count({**next(a for a in data["models"] if a["name"] == "Falcon-180B"),
-                                 "tied": False})["total"],   # facts.md: 179.5B if untied [tying M]
+                                 "tied": False})["total"],   # docs/sources.md: 179.5B if untied [tying M]
 })

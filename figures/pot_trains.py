@@ -53,7 +53,7 @@ DEPART_1, DEPART_2, ARRIVE = Rational(6), Rational(15, 2), Rational(11)
 T1, T2 = ARRIVE - DEPART_1, ARRIVE - DEPART_2       # 5 h and 3.5 h
 (meet,) = sympy.solve(sympy.Eq(t / T1, 1 - (t - (DEPART_2 - DEPART_1)) / T2), t)
 where = meet / T1                                    # fraction of the way from A
-# The one-line fix of the program (facts.md A8), run in the same namespace:
+# The one-line fix of the program (docs/sources.md A8), run in the same namespace:
 exec("fixed = (1 + 1.5 / train2_travel_time) / (1 / train1_travel_time + 1 / train2_travel_time)", namespace)
 
 
@@ -102,5 +102,5 @@ fig.save_json("pot-trains.json", {
     "program_answer_as_clock": {"after_6h00": clock(DEPART_1 + talk), "after_7h30": clock(DEPART_2 + talk)},
     "fixed_program_answer": float(namespace["fixed"]),
     "fix": "ans = (1 + 1.5/train2_travel_time) / (1/train1_travel_time + 1/train2_travel_time)",
-    "source": "PoT: Chen et al., arXiv 2211.12588 [V]; check as in facts.md A8 [C]",
+    "source": "PoT: Chen et al., arXiv 2211.12588 [V]; check as in docs/sources.md A8 [C]",
 })

@@ -98,5 +98,5 @@ fig.save_json("quanta-sum.json", {
     "unmodelled_skills_mass": tail,
     "skills_shown": {str(i): skill_loss[i - 1] for i in SHOWN},
     "jump_decades": jumps,
-    "source": "after Michaud et al. 2023, arXiv 2303.13506 [V] (facts.md A19, A21, F7b)",
+    "source": "after Michaud et al. 2023, arXiv 2303.13506 [V] (docs/sources.md A19, A21, F7b)",
 })

@@ -87,12 +87,12 @@ fig.save_json("sinusoid-canvas.json", {
     "canvas": [W, H],
     "dashes": W,
     "off_canvas": int(off.sum()),
-    "max_abs_jump_px": float(jumps.max()),       # = 200·sin(0.5), facts.md A7
+    "max_abs_jump_px": float(jumps.max()),       # = 200·sin(0.5), docs/sources.md A7
     "periods": W / (2 * np.pi),
     "amplitude_over_half_height": 100 / (H / 2),
     "y": y,
     "fixed": {"amplitude": p["amplitude_fixed"], "cycles": p["cycles"], "javascript": FIXED_JS,
               "y_min": float(ys.min()), "y_max": float(ys.max())},
     "source": "codeLlama answer on the slide; Code Llama: Rozière et al. 2023, arXiv 2308.12950 [V]; "
-              "numbers as in facts.md A7 [C]",
+              "numbers as in docs/sources.md A7 [C]",
 })

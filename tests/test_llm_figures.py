@@ -95,7 +95,7 @@ def test_sinusoid_transcript(tmp_path):
     page = (out / "sinusoid.html").read_text(encoding="utf-8")
     assert "Transcription de l&#x27;exposé original" in page
     assert page.count('sandbox="allow-scripts"') == 2 and "allow-same-origin" not in page
-    if HAS_NODE:   # facts.md A7, measured by running the code on a mock canvas
+    if HAS_NODE:   # docs/sources.md A7, measured by running the code on a mock canvas
         m = data["measured"]["answer"]["summary"]
         assert (m["subpaths"], m["off_canvas_subpaths"]) == (300, 149)
         assert abs(m["max_gap_between_subpaths"] - 95.88) < 0.01
@@ -144,7 +144,7 @@ def test_aot_transcript_answer_is_checked_valid(tmp_path):
     assert data["answer"]["source"] == "transcript"
     assert data["final"]["expression"] == "(7 * (4 + 1)) - 11"
     assert data["final"]["value"] == "24" and data["final"]["valid"] is True
-    assert data["steps_wrong"] == 6 == len(data["errors"])     # facts.md A9
+    assert data["steps_wrong"] == 6 == len(data["errors"])     # docs/sources.md A9
     assert {e["text"] for e in data["errors"]} >= {"4. 11 - 4: (7, 3, 1)", "- 8 - 4: (7, 11)"}
     assert data["solutions"] == ["((1 + 4) * 7) - 11"]
 

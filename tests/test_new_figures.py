@@ -1,6 +1,6 @@
 """The figures added for issue #11 item 4 (henighan, model-card, hub-models): each script runs in its smoke
 profile, and its numbers are checked against values obtained independently: Table 1 cells of
-Henighan et al. 2020 re-read here from the paper, values solved by hand, and facts.md's recount.
+Henighan et al. 2020 re-read here from the paper, values solved by hand, and the recount of docs/sources.md §B.
 Each check is also run on a broken copy of the output, to show that it catches the error.
 """
 
@@ -111,7 +111,7 @@ def check_model_card(data):
     per_layer = 2 * d * d + 2 * d * 512 + 2 * d * 59392 + 2 * 2 * d
     total = 80 * per_layer + 2 * d + 65024 * d
     assert data["parameters"]["total"] == total
-    assert round(total / 1e8) / 10 == 178.6                    # facts.md §B recount column
+    assert round(total / 1e8) / 10 == 178.6                    # docs/sources.md §B recount column
     assert math.isclose(data["tokens_per_parameter"], 3.5e12 / total, rel_tol=1e-12)
     assert round(data["tokens_per_parameter"], 1) == 19.6
     norms = (80 * 2 + 1) * 2 * d                                # the parts the bar leaves out
