@@ -47,7 +47,7 @@ FITS = {  # docs/sources.md A17 [V]
 }
 BUDGETS = [10.0 ** k for k in range(19, 26)]   # FLOPs, 1e19 ... 1e25
 PF_DAY = 1e15 * 86400                         # FLOPs in a petaflop/s-day (Kaplan's unit)
-MODELS = {  # params, training tokens (docs/sources.md A17/F6; Llama 2's 2T tokens is [M], Z6)
+MODELS = {  # params, training tokens (docs/sources.md A17; Llama 2's 2T tokens: Touvron et al. 2023)
     "GPT-3": (175e9, 300e9), "Gopher": (280e9, 300e9), "Chinchilla": (70e9, 1.4e12),
     "PaLM": (540e9, 780e9), "Llama 2 70B": (70e9, 2e12),
 }
