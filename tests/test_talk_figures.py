@@ -379,6 +379,20 @@ def test_pot_trains(runs):
 
 
 # -- 12. developer (13, exams: sourced text, checked by test_outputs only) ---------------
+def test_exams_read_the_report_table(runs):
+    """Percentiles parsed from the GPT-4 report's Table 1 cells (arXiv 2303.08774, p. 5), against the
+    cells read by hand: ranges, "~90th", "below 5th"."""
+    data = output(runs, "exams", "exams.json")
+    rows = {r["exam"]: r for r in data["rows"]}
+    assert 8 <= len(rows) <= 12 and data["not_drawn"]["unverified"] == []
+    bar = rows["Uniform Bar Exam (MBE+MEE+MPT)"]
+    assert (bar["gpt4"]["low"], bar["gpt35"]["low"]) == (90, 10)              # "~90th" / "~10th"
+    assert rows["AP Calculus BC"]["gpt4"] == {"cell": "4 (43rd - 59th)", "low": 43, "high": 59}
+    assert rows["AP Calculus BC"]["gpt35"]["low"] == 0                          # "1 (0th - 7th)"
+    assert rows["Codeforces Rating"]["gpt4"] == {"cell": "392 (below 5th)", "low": None, "high": 5}
+    assert rows["Graduate Record Examination (GRE) Verbal"]["gpt4"]["low"] == 99
+
+
 def test_developer(runs):
     """The bars are the secondary page's means; the paper's abstract gives only « 55.8 % faster »
     (docs/sources.md A10): the means must reproduce it, to its printed digit."""
