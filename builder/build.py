@@ -15,7 +15,8 @@ from pathlib import Path
 from . import __version__, publish, render, slides
 from .cache import Cache, Entry
 from .keys import digest_json, sha256_file
-from .errors import BuildError, ConfigError
+from .errors import BuildError
+from .files import find_root  # noqa: F401 (cli: stage.find_root)
 from .slurm import clean_staging
 from .figures import FigureSpec, discover
 from .profiles import PROFILES
@@ -23,14 +24,6 @@ from .runner import Outcome, Runner, plan
 
 STAMP = ".ces-stamp"
 LOW_SPACE = 64 * 2**20  # below this, a failed build says that the disk is full
-
-
-def find_root(start: Path | None = None) -> Path:
-    here = (start or Path.cwd()).resolve()
-    for d in (here, *here.parents):
-        if (d / render.CONFIG).is_file():
-            return d
-    raise ConfigError(f"no {render.CONFIG} in {here} or above", tip="run ces inside the deck's repository")
 
 
 @contextlib.contextmanager

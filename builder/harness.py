@@ -111,7 +111,7 @@ def main(spec_path: str) -> int:
         try:
             Path(spec["record"]).write_text(json.dumps(record, indent=1), encoding="utf-8")
         except OSError as exc:  # a full disk: say it in one line, not as a second traceback
-            print(f"ces: could not write the run record {spec['record']}: {exc.strerror or exc}", file=sys.stderr)
+            sys.stderr.write(f"ces: could not write the run record {spec['record']}: {exc.strerror or exc}\n")
             status = status or 1
     return status
 

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import edit
 
 from builder.cache import Cache, code_digest
 from builder.keys import static_inputs
@@ -29,11 +30,6 @@ def built(deck, run_ces):
     assert state(deck)["line"].state == "fresh"
     return deck
 
-
-def edit(path: Path, old: str, new: str):
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new))
 
 
 @pytest.mark.parametrize("change, reason", [

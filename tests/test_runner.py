@@ -10,15 +10,7 @@ import time
 import pytest
 
 from builder.cache import Cache
-
-
-def add_figure(root, name, body, needs=(), outputs=("out.json",), timeout=None):
-    decl = {"name": name, "caption": "c", "alt": "a", "outputs": list(outputs), "needs": list(needs),
-            "profiles": {"smoke": {}, "quick": {}, "full": {}}}
-    if timeout:
-        decl["timeout"] = {"smoke": timeout}
-    (root / "figures" / f"{name.replace('-', '_')}.py").write_text(
-        f"FIGURE = {decl!r}\nfrom builder.script import setup\nfig = setup(FIGURE)\n" + textwrap.dedent(body))
+from conftest import add_figure, start
 
 
 def entries(root, name):
@@ -100,8 +92,7 @@ def test_parallel_jobs_run_independent_figures_together(deck, run_ces):
 
 def test_killed_build_leaves_no_entry_and_next_build_finishes(deck, run_ces):
     add_figure(deck, "long", 'import time\nprint("started", flush=True)\ntime.sleep(30)\nfig.save_json("out.json", 1)\n')
-    proc = subprocess.Popen([sys.executable, "-m", "builder.cli", "build", "--profile", "smoke"], cwd=deck,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start(deck, "build", "--profile", "smoke")
     log = deck / "cache" / ".logs" / "long.log"
     for _ in range(200):
         if log.exists() and "started" in log.read_text():
@@ -128,10 +119,9 @@ def test_killed_build_leaves_no_entry_and_next_build_finishes(deck, run_ces):
 
 def test_two_builds_at_once_compute_each_figure_once(deck):
     add_figure(deck, "counted", 'import time\ntime.sleep(1)\nfig.save_json("out.json", 1)\n')
-    cmd = [sys.executable, "-m", "builder.cli", "build", "--profile", "smoke"]
-    a = subprocess.Popen(cmd, cwd=deck, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    a = start(deck, "build", "--profile", "smoke")
     time.sleep(0.3)
-    b = subprocess.Popen(cmd, cwd=deck, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    b = start(deck, "build", "--profile", "smoke")
     out_a, out_b = a.communicate(timeout=60)[0], b.communicate(timeout=60)[0]
     assert a.returncode == b.returncode == 0, out_a + out_b
     assert (out_a + out_b).count("ran      counted") == 1
