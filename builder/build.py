@@ -12,7 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import __version__, publish, render, slides
+from . import __version__, launch, publish, render, slides
 from .cache import Cache, Entry
 from .keys import digest_json, sha256_file
 from .errors import BuildError
@@ -95,6 +95,7 @@ def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep
         render.check_pandoc(root, config, lines, sources)
     cache = Cache(root)
     with disk_errors(root), build_lock(root, echo):
+        launch.kill_orphans()  # processes a killed ces' figures left running
         clean_staging(cache)  # staging left by killed runs; that of submitted Slurm jobs stays
         runner = Runner(root, figures, cache, profile, jobs=jobs, keep_going=keep_going, echo=echo, executor=executor)
         outcomes = runner.build(figures_wanted, frozen=frozen)
