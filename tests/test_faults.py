@@ -614,3 +614,35 @@ def test_a_figure_failing_before_it_starts_shows_no_old_log(deck, run_ces):
     second = run_ces(deck, "build", "--profile", "smoke", check=False)
     assert "FAILED   boom: could not write the cache" in second.stdout, second.stdout
     assert "the first failure" not in second.stdout, "an old log shown as this run's"
+
+
+# -- outputs that are not plain files (issue #12) ---------------------------------------------
+BAD_OUTPUTS = {
+    "fifo": ('import os\nos.mkfifo(fig.out("out.json"))\n', "output out.json is a FIFO, not a regular file"),
+    "link-to-passwd": ('import os\nos.symlink("/etc/passwd", fig.out("out.json"))\n',
+                       "output out.json is a symbolic link, not a regular file"),
+    "link-to-dev-zero": ('import os\nos.symlink("/dev/zero", fig.out("out.json"))\n',
+                         "output out.json is a symbolic link, not a regular file"),
+    "hard-link": ('import os\nPath("_scratch").mkdir(exist_ok=True)\nPath("_scratch/x").write_text("1")\n'
+                  'os.link("_scratch/x", fig.out("out.json"))\n', "output out.json is a hard link"),
+    "directory": ('fig.out("out.json").mkdir()\n', "output out.json is a directory, not a regular file"),
+    "too-big": ('fig.out("out.json").write_bytes(b"0" * (3 * 2**20))\n', "output out.json is 3.0 MiB, over the 2 MiB cap"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OUTPUTS))
+def test_an_output_that_is_not_a_regular_file_fails_the_figure_clearly(deck, case):
+    body, message = BAD_OUTPUTS[case]
+    add_figure(deck, "odd", body)
+    out = ces(deck, "build", "--profile", "smoke", "--keep-going", timeout=60, env={"CES_MAX_OUTPUT_MB": "2"})
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"FAILED   odd: {message}" in out.stdout, out.stdout
+    assert "Traceback" not in out.stderr and not (deck / "cache" / "odd").exists()
+    assert not (deck / "_site" / "_figures" / "odd").exists()
+
+
+def test_a_regular_output_under_the_cap_is_committed(deck):
+    """The twin of the cases above: the same figure writing a plain file passes the check."""
+    add_figure(deck, "odd", 'fig.out("out.json").write_bytes(b"0" * (1 * 2**20))\n')
+    out = ces(deck, "build", "--profile", "smoke", timeout=60, env={"CES_MAX_OUTPUT_MB": "2"})
+    assert out.returncode == 0 and "ran      odd" in out.stdout, out.stdout + out.stderr
