@@ -646,3 +646,67 @@ def test_a_regular_output_under_the_cap_is_committed(deck):
     add_figure(deck, "odd", 'fig.out("out.json").write_bytes(b"0" * (1 * 2**20))\n')
     out = ces(deck, "build", "--profile", "smoke", timeout=60, env={"CES_MAX_OUTPUT_MB": "2"})
     assert out.returncode == 0 and "ran      odd" in out.stdout, out.stdout + out.stderr
+
+
+# -- figures that vandalise the project (issue #12) -------------------------------------------
+VANDALS = {
+    "write-slides": ('Path("slides/index.qmd").write_text("pwned")\n', "slides/index.qmd",
+                     "wrote outside its output directory: slides/index.qmd"),
+    "write-git-hook": ('Path(".git/hooks/pre-commit").write_text("pwned")\n', ".git/hooks/pre-commit",
+                       "wrote outside its output directory: .git/hooks/pre-commit"),
+    "write-builder": ('Path("builder/evil.py").write_text("pwned")\n', "builder/evil.py",
+                      "wrote outside its output directory: builder/evil.py"),
+    "remove-data": ('import os\nos.remove("figures/data/offset.txt")\n', "figures/data/offset.txt",
+                    "changed the project: remove figures/data/offset.txt"),
+    "rename-helper": ('import os\nos.rename("figures/_helper.py", "figures/_gone.py")\n', "figures/_helper.py",
+                      "rename figures/_helper.py"),
+    "shell": ('import subprocess\nsubprocess.run(["sh", "-c", "echo pwned > slides/index.qmd"], check=True)\n',
+              "slides/index.qmd", "exit 1"),
+}
+
+
+@pytest.mark.parametrize("guard", ["on", "off"])
+@pytest.mark.parametrize("case", sorted(VANDALS))
+def test_a_vandal_figure_fails_and_the_project_is_untouched(deck, case, guard):
+    body, target, message = VANDALS[case]
+    (deck / ".git" / "hooks").mkdir(parents=True)
+    (deck / ".git" / "hooks" / "pre-commit").write_text("ok")
+    (deck / "builder").mkdir()
+    (deck / "builder" / "evil.py").write_text("ok")
+    before = {p: p.read_bytes() for p in deck.rglob("*") if p.is_file()}
+    add_figure(deck, "vandal", body + 'fig.save_json("out.json", 1)\n')
+    out = ces(deck, "build", "--profile", "smoke", "--keep-going", timeout=60, env={"CES_WRITE_GUARD": guard})
+    changed = (deck / target).read_bytes() != before[deck / target] if (deck / target).exists() else True
+    if guard == "off" and case == "shell":
+        # Without the kernel guard a child process writes unseen: the test can tell.
+        assert changed and out.returncode == 0
+        return
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "FAILED   vandal: " in out.stdout and message in out.stdout.split("FAILED   vandal: ")[1], out.stdout
+    assert not (deck / "cache" / "vandal").exists()
+    if guard == "on":
+        assert not changed, f"{target} was changed despite the write guard"
+
+
+@pytest.mark.parametrize("edit_during_run", [True, False], ids=["edited", "untouched"])
+def test_a_data_file_edited_while_its_figure_runs_fails_the_figure(deck, edit_during_run):
+    """The read is hashed when opened and again after the run: an entry must never record the new
+    content next to outputs computed from the old one. The untouched twin commits normally."""
+    add_figure(deck, "reader", '''
+        v = Path("figures/data/offset.txt").read_text()
+        print("read", flush=True)
+        time.sleep(1.5)
+        fig.save_json("out.json", {"v": v})
+    ''')
+    proc = start(deck, "build", "--profile", "smoke", "reader")
+    log = deck / "cache" / ".logs" / "reader.log"
+    until(lambda: log.exists() and "read" in log.read_text(), "the figure to read its data")
+    if edit_during_run:
+        (deck / "figures" / "data" / "offset.txt").write_text("42\n")
+    out = proc.communicate(timeout=60)[0]
+    if edit_during_run:
+        assert proc.returncode == 1, out
+        assert "FAILED   reader: read a file that changed while it ran (rerun it): figures/data/offset.txt" in out
+        assert not (deck / "cache" / "reader").exists()
+    else:
+        assert proc.returncode == 0 and "ran      reader" in out, out
