@@ -710,3 +710,57 @@ def test_a_data_file_edited_while_its_figure_runs_fails_the_figure(deck, edit_du
         assert not (deck / "cache" / "reader").exists()
     else:
         assert proc.returncode == 0 and "ran      reader" in out, out
+
+
+# -- the lock and `ces clean` (issue #12) ------------------------------------------------------
+def test_ces_clean_waits_for_a_running_build(deck):
+    add_figure(deck, "slowfig", 'print("started", flush=True)\ntime.sleep(2)\nfig.save_json("out.json", 1)\n')
+    build = start(deck, "build", "--profile", "smoke", "slowfig")
+    log = deck / "cache" / ".logs" / "slowfig.log"
+    until(lambda: log.exists() and "started" in log.read_text(), "the figure to start")
+    clean = ces(deck, "clean", timeout=60)
+    out = build.communicate(timeout=60)[0]
+    assert build.returncode == 0 and "ran      slowfig" in out, out
+    assert "Waiting for another ces build" in clean.stdout, clean.stdout
+    assert clean.returncode == 0 and not (deck / "_site").exists()
+
+
+def test_the_lock_survives_git_clean_removing_its_files(deck):
+    """`git clean -X` removes ignored files, cache/.lock* among them: a second build still waits."""
+    add_figure(deck, "slowfig", 'print("started", flush=True)\ntime.sleep(2)\nfig.save_json("out.json", 1)\n')
+    first = start(deck, "build", "--profile", "smoke", "slowfig")
+    log = deck / "cache" / ".logs" / "slowfig.log"
+    until(lambda: log.exists() and "started" in log.read_text(), "the figure to start")
+    for leftover in (deck / "cache").glob(".lock*"):
+        leftover.unlink()
+    second = ces(deck, "build", "--profile", "smoke", "slowfig", timeout=60)
+    out = first.communicate(timeout=60)[0]
+    assert first.returncode == 0 and second.returncode == 0, out + second.stdout + second.stderr
+    assert "Waiting for another ces build" in second.stdout
+    assert (out + second.stdout).count("ran      slowfig") == 1
+
+
+def test_clean_removes_a_site_link_not_its_target(deck, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("mine")
+    (deck / "_site").symlink_to(elsewhere)
+    out = ces(deck, "clean", timeout=60)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert (elsewhere / "keep.txt").read_text() == "mine" and not (deck / "_site").exists()
+
+
+def test_a_linked_slides_figures_is_refused_and_its_target_kept(deck, tmp_path):
+    target = tmp_path / "target"
+    (target / "precious").mkdir(parents=True)
+    (deck / "slides" / "_figures").symlink_to(target)
+    out = ces(deck, "build", "--profile", "smoke", timeout=60)
+    assert out.returncode == 5 and "slides/_figures is not a directory of its own" in out.stderr, out.stderr
+    assert (target / "precious").is_dir()
+
+
+def test_a_stray_file_in_slides_figures_does_not_fail_the_build(deck):
+    (deck / "slides" / "_figures").mkdir(parents=True)
+    (deck / "slides" / "_figures" / "stray.txt").write_text("x")
+    out = ces(deck, "build", "--profile", "smoke", timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
