@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .files import write_json
 from .keys import FORMAT, Inputs, digest_json, entry_key, file_digest, make_key, sha256_file
 from .memo import code_digest  # noqa: F401 (re-exported: the normalisation keys use)
 
@@ -178,6 +179,8 @@ class Cache:
         if old.get("outputs") != new["outputs"]:
             reasons.append("declared outputs changed")
         reasons += _dict_changes("upstream", old.get("upstream", {}), new["upstream"], values=False)
+        if "runtime" in old:
+            reasons += _dict_changes("ces module", old["runtime"], new["runtime"], values=False)
         for rel, d in entry.manifest.get("reads", {}).items():
             if rel not in new["modules"] and rel not in old.get("modules", {}) and file_digest(self.root / rel) != d:
                 reasons.append(f"data file {rel} changed" if d else f"data file {rel} appeared")
@@ -207,16 +210,15 @@ class Cache:
             "static": inputs.static,
             "packages": inputs.packages,
             "reads": reads,
-            "outputs": {name: sha256_file(staging / "out" / name) for name in sorted(spec.outputs)},
+            "outputs": record.get("output_digests") or {name: sha256_file(staging / "out" / name)
+                                                        for name in sorted(spec.outputs)},
             "wall_time_s": round(record.get("wall_time_s", 0.0), 3),
             "device": record.get("device", "cpu"),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "python": sys.version.split()[0],
             "ces_format": FORMAT,
         }
-        tmp_manifest = staging / (MANIFEST + ".tmp")
-        tmp_manifest.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp_manifest, staging / MANIFEST)
+        write_json(staging / MANIFEST, manifest)
         final = self.dir / spec.name / key[:16]
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():

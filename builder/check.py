@@ -29,10 +29,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CesError, ConfigError
+from .errors import ConfigError, ExitCode, LayoutProblems
 
 # The exit status of `ces check` (and `ces build`'s check) when it found problems.
-EXIT_LAYOUT_PROBLEMS = 5
+EXIT_LAYOUT_PROBLEMS = ExitCode.LAYOUT
 
 CONFIG_FILE = "ces.yml"
 DEFAULTS = {
@@ -45,12 +45,6 @@ DEFAULTS = {
     "ignore": ["a.ces-provenance"],  # CSS selectors whose text size is not checked (ces' ⚙ link)
 }
 _NUMBERS = ("width", "height", "text_min_px", "figure_text_min_px", "overflow_tolerance_px", "jump_tolerance_px")
-
-
-class LayoutProblems(CesError):
-    """`ces check` found problems (they are printed, one per line, before this)."""
-
-    exit_code = EXIT_LAYOUT_PROBLEMS
 
 
 def load_settings(root: Path | None) -> dict:

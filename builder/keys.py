@@ -13,7 +13,10 @@ What goes into a figure's key (and nothing else):
     the harness, like a compiler's depfile; .py files are hashed normalised too), and the
     listing of every project directory it listed;
   - the versions of the third-party packages it imports (statically, top-level imports of
-    the script and its local modules).
+    the script and its local modules);
+  - the normalised code of the ces modules that run inside the figure's process and shape
+    its outputs (RUNTIME: builder/harness.py, script.py, profiles.py; plus builder/llm.py,
+    sandbox.py, … when the figure imports them, and what they import of ces).
 Slide text never enters a key. Device, wall time and date are recorded, not keyed.
 
 `make_key` is the only place a key is computed: the lookup and the commit (an entry's key),
@@ -23,16 +26,18 @@ the manifest check (an edited manifest no longer hashes to its key) and the Slur
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import memo
 
-FORMAT = 1
+FORMAT = 2  # 2: the figure-side runtime modules of ces are keyed
 
 
 # -- hashing ----------------------------------------------------------------------------
@@ -46,6 +51,32 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def output_digest(path: Path, max_bytes: int) -> str:
+    """sha256 of a figure's output, which must be a regular file of at most max_bytes, opened
+    without following a link and without blocking; ValueError says what it is instead."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError("is a symbolic link, not a regular file") from None
+        raise ValueError(f"cannot be opened ({exc.strerror}): not a regular file") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        kind = {stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a directory", stat.S_IFCHR: "a device",
+                stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(st.st_mode), "special")
+        raise ValueError(f"is {kind}, not a regular file")
+    with os.fdopen(fd, "rb") as f:
+        if st.st_nlink > 1:
+            raise ValueError("is a hard link to another file, not a file of its own")
+        if st.st_size > max_bytes:
+            raise ValueError(f"is {st.st_size / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB cap")
+        h = hashlib.sha256()
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+        return h.hexdigest()
 
 
 def file_digest(path: Path) -> str | None:
@@ -78,9 +109,10 @@ def _find_local(name: str, search: list[Path]) -> Path | None:
     return None
 
 
-def scan_imports(names: list[str], root: Path) -> tuple[dict[str, str], set[str]]:
+def scan_imports(names: list[str], root: Path, tool: set[str] | None = None) -> tuple[dict[str, str], set[str]]:
     """Project-local modules imported (transitively: relative path -> code digest) and
-    third-party top-level names."""
+    third-party top-level names. The modules of ces itself that they import (builder.llm, …)
+    are added to `tool` when given: they are keyed as the figure's runtime, not as project code."""
     search = [root / "figures", root]
     local: dict[str, str] = {}
     third: set[str] = set()
@@ -88,7 +120,11 @@ def scan_imports(names: list[str], root: Path) -> tuple[dict[str, str], set[str]
     while todo:
         for name in todo.pop():
             top = name.split(".")[0]
-            if top in sys.stdlib_module_names or top == "builder" or top == "__future__":
+            if top == "builder":
+                if tool is not None and name.count(".") >= 1:
+                    tool.add(name.split(".")[1])
+                continue
+            if top in sys.stdlib_module_names or top == "__future__":
                 continue
             path = _find_local(name, search)
             if path is None:
@@ -165,9 +201,33 @@ class Inputs:
         return digest_json(self.static)
 
 
+# What runs inside every figure's process and shapes its outputs (the run, savefig's metadata,
+# what is recorded); with the ces modules a figure imports (builder.llm, builder.sandbox) and
+# theirs, they are keyed by their normalised code: editing builder/script.py recomputes the
+# figures, editing builder/cli.py does not. The key's own machinery is versioned by FORMAT.
+RUNTIME = ("harness", "script", "profiles")
+KEY_SIDE = ("cache", "keys", "memo")
+BUILDER = Path(__file__).resolve().parent
+
+
+def runtime_digests(imported: set[str]) -> dict[str, str]:
+    """builder/<module>.py -> code digest, for RUNTIME, `imported` and what they import of ces."""
+    todo, seen = list(RUNTIME) + sorted(imported), {}
+    while todo:
+        name = todo.pop()
+        path = BUILDER / f"{name}.py"
+        if name in seen or name in KEY_SIDE or not path.is_file():
+            continue
+        found = memo.facts(path)
+        seen[name] = found["code"]
+        todo += found["relative"]
+    return {f"builder/{n}.py": d for n, d in sorted(seen.items())}
+
+
 def static_inputs(spec, profile: str, upstream_keys: dict[str, str], root: Path) -> Inputs:
     script = memo.facts(spec.path)
-    local, third = scan_imports(script["imports"], root)
+    tool: set[str] = set()
+    local, third = scan_imports(script["imports"], root, tool)
     static = {
         "format": FORMAT,
         "figure": spec.name,
@@ -177,6 +237,7 @@ def static_inputs(spec, profile: str, upstream_keys: dict[str, str], root: Path)
         "seed": spec.seed,
         "outputs": sorted(spec.outputs),
         "upstream": dict(sorted(upstream_keys.items())),
+        "runtime": runtime_digests(tool),
     }
     return Inputs(static, package_versions(third))
 
