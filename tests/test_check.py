@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from builder.check import EXIT_LAYOUT_PROBLEMS, load_settings
+from builder.errors import ExitCode
 from builder.errors import ConfigError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "checkdeck"
@@ -141,7 +142,7 @@ def test_bad_settings_are_one_line(tmp_path, run_ces):
             load_settings(root)
         assert f"ces.yml: {field}" in str(err.value) and "\n" not in str(err.value)
         out = run_ces(root, "check", check=False)
-        assert out.returncode == 1 and out.stderr.startswith(f"Error: ces.yml: {field}")
+        assert out.returncode == ExitCode.CONFIG and out.stderr.startswith(f"Error: ces.yml: {field}")
         assert "Traceback" not in out.stderr
     (root / "ces.yml").write_text("check:\n  figure_text_min_px: 12\n  ignore: ['.x']\n")
     settings = load_settings(root)
@@ -167,3 +168,18 @@ def test_check_imports_no_heavy_module():
             "set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.browser
+def test_build_runs_the_check_and_no_check_skips_it(tmp_path, run_ces):
+    """`ces build` checks the deck it rendered when Chromium is here (problems as warnings, the
+    deck still built); --no-check skips it."""
+    require_chromium()
+    root = tmp_path / "deck"
+    shutil.copytree(FIXTURE, root)
+    overflow(root)
+    out = run_ces(root, "build", "--profile", "smoke", env={"CES_NO_CHECK": ""})
+    assert "below the bottom edge" in out.stdout + out.stderr and "Checked 4 slides" in out.stdout + out.stderr
+    edit(root / "slides" / "index.qmd", "Encore un point, le numéro 0", "Encore un point, le numéro zéro")
+    out = run_ces(root, "build", "--profile", "smoke", "--no-check")
+    assert "Checked" not in out.stdout + out.stderr
