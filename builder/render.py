@@ -40,6 +40,7 @@ RENDER_TIMEOUT_S = 600                # a renderer running longer is killed
 RENDER_MEMORY_BYTES = 4 * 2**30       # RLIMIT_DATA of the renderer (heap; reserved address space is free)
 QUARTO_THEMES = {"white": "reveal-white.scss"}  # theme -> Quarto SCSS restating Reveal's own (builder/templates)
 TEMPLATES = Path(__file__).parent / "templates"
+FILTER = Path(__file__).parent / "filters" / "ces.lua"   # applied by both renderers (ces passes it)
 
 # revealjs format option -> Reveal.js/pandoc template variable (pandoc path)
 REVEAL_VARIABLES = {
@@ -50,7 +51,9 @@ REVEAL_VARIABLES = {
     "background-transition": "backgroundTransition", "fragments": "fragments", "overview": "overview",
 }
 HANDLED = {"html-math-method", "css", "incremental", "slide-level", "lang", "toc", "bibliography", "csl"}
-QUARTO_ONLY_OK = {"embed-resources", "preview-links", "menu", "footer", "logo", "code-line-numbers"}
+QUARTO_ONLY_OK = {"embed-resources", "preview-links", "menu", "footer", "logo"}
+# Quarto options whose one accepted value is what the pandoc path does anyway.
+PANDOC_BEHAVIOUR = {"auto-stretch": False, "code-line-numbers": False}
 
 
 # -- configuration ------------------------------------------------------------------------
@@ -155,6 +158,7 @@ def quarto_metadata(root: Path, config: dict, figures: dict, staging: Path, sour
     Quarto merges this file over _quarto.yml (src/command/render/flags.ts, render-contexts.ts)
     and resolves a theme path against the document's directory (format-reveal-theme.ts)."""
     meta = json.loads(figure_metadata_text(root, figures))
+    meta["filters"] = [str(FILTER)]  # concatenated with _quarto.yml's (src/core/config.ts, mergeArrayCustomizer)
     theme = (((config.get("format") or {}).get("revealjs")) or {}).get("theme")
     if isinstance(theme, str) and theme in QUARTO_THEMES:
         scss = os.path.relpath(TEMPLATES / QUARTO_THEMES[theme], sources[0].parent)
@@ -217,7 +221,7 @@ def pandoc_args(config: dict, lines: dict, source: Path, site: Path, figure_meta
         raise ConfigError(f"{CONFIG}: format.revealjs must be a mapping of options")
     args = [pandoc_path(), source.name, "--from", "markdown", "--to", "revealjs", "--standalone",
             "--output", str(site / (source.stem + ".html")), "--variable", "revealjs-url=reveal.js",
-            "--lua-filter", str(Path(__file__).parent / "filters" / "ces.lua"),
+            "--lua-filter", str(FILTER),
             "--metadata-file", str(figure_meta), "--slide-level", str(fmt.get("slide-level", 2))]
     lang = config.get("lang") or fmt.get("lang") or "fr"
     args += ["--metadata", f"lang={lang}"]
@@ -242,6 +246,11 @@ def pandoc_args(config: dict, lines: dict, source: Path, site: Path, figure_meta
             args.append("--incremental")
         elif key == "toc" and value:
             args.append("--toc")
+        elif key in PANDOC_BEHAVIOUR:
+            if value != PANDOC_BEHAVIOUR[key]:
+                raise ConfigError(f"{where}: {key}: {value!r} is not supported by the pandoc renderer, which "
+                                  f"behaves as {key}: {str(PANDOC_BEHAVIOUR[key]).lower()}",
+                                  tip=f"set {key}: {str(PANDOC_BEHAVIOUR[key]).lower()}, or render with Quarto")
         elif key in HANDLED or key in QUARTO_ONLY_OK:
             continue
         else:
@@ -381,7 +390,7 @@ def render_stamp(root: Path, renderer: str, outcomes: dict) -> str:
         if path.is_file() and not rel.startswith("slides/_figures/"):
             files[rel] = sha256_file(path)
     files[CONFIG] = sha256_file(root / CONFIG)
-    for name, path in (("filter", Path(__file__).parent / "filters" / "ces.lua"),
+    for name, path in (("filter", FILTER),
                        ("publish", Path(publish.__file__)), ("render", Path(__file__))):
         files[name] = sha256_file(path)
     for path in sorted(TEMPLATES.glob("*")):

@@ -29,6 +29,7 @@ function Meta(meta)
 end
 
 local function fix(img)
+  if img.attributes["data-ces-figure"] then return img end  -- done already (a project listing it too)
   local alt = img.attributes["fig-alt"]
   img.attributes["fig-alt"] = nil
   local name, file = img.src:match("_figures/([^/]+)/([^/?#]+)")
