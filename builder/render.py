@@ -35,6 +35,7 @@ PANDOC_MIN = (3, 1)
 CONFIG = "_quarto.yml"
 SITE = "_site"
 SITE_MANIFEST = ".ces-site.json"      # in _site/: the render stamp and every file's size and hash
+SITE_EXTRAS = {"deck.pdf"}            # what may be added to _site/ after a render (ces pdf)
 STAGING = Path(".ces") / "render"     # where a site is rendered before it is swapped in
 RENDER_TIMEOUT_S = 600                # a renderer running longer is killed
 RENDER_MEMORY_BYTES = 4 * 2**30       # RLIMIT_DATA of the renderer (heap; reserved address space is free)
@@ -439,6 +440,10 @@ def site_problem(site: Path, stamp: str) -> str | None:
             return f"{rel} is not a file"
         if (st.st_size, st.st_mtime_ns) != (size, mtime) and sha256_file(p) != digest:
             return f"{rel} was changed"
+    for p in _site_files(site):  # e.g. _site/slides/ of a `quarto render` run by hand
+        rel = p.relative_to(site).as_posix()
+        if rel not in files and rel not in SITE_EXTRAS:
+            return f"{rel} is not part of the deck"
     return None
 
 
