@@ -51,7 +51,7 @@ def standin_bin(where: Path) -> Path:
 
 def quarto_env(deck: Path, **extra) -> dict:
     path = f"{standin_bin(deck.parent)}{os.pathsep}{os.environ.get('PATH', '')}"
-    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    pythonpath = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(REPO)]))
     return {"PATH": path, "PYTHONPATH": pythonpath, **extra}
 
 
