@@ -1,9 +1,14 @@
 """Rendering: the deck has the expected slides, opens in Chromium, and a no-op build renders nothing."""
 
+import contextlib
+import functools
+import http.server
 import os
 import re
 import sys
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -249,3 +254,84 @@ def test_figure_images_carry_their_size_unless_the_slide_gives_one(deck, run_ces
     assert len(imgs) == 2
     assert 'width="480"' in imgs[0] and 'height="240"' in imgs[0]
     assert "aspect-ratio:480/240" in imgs[1] and "width:50" in imgs[1] and 'height="' not in imgs[1]
+
+
+# -- a figure slide reached directly is laid out right ------------------------------------------
+BIG_FIGURE_SLIDES = """
+## Avant
+
+Du texte.
+
+## Grande figure
+
+![Une grande figure](_figures/dots/dots.svg){width="100%"}
+"""
+_FIGURE_BOX_JS = """
+async () => {
+  const img = document.querySelector('.reveal .slides section.present img');
+  if (!img.complete) await new Promise(r => { img.addEventListener('load', r); img.addEventListener('error', r); });
+  await new Promise(r => setTimeout(r, 300));
+  const b = img.getBoundingClientRect(), s = document.querySelector('.reveal').getBoundingClientRect();
+  return {top: b.top - s.top, bottom: b.bottom - s.top, height: s.height, loaded: img.naturalWidth > 0};
+}
+"""
+
+
+def _unsized(site: Path) -> None:
+    """The deck as before: no intrinsic size on the figure, no layout again when it loads."""
+    index = site / "index.html"
+    text = index.read_text()
+    text = re.sub(r'aspect-ratio:\d+/\d+;height:auto;?', "", text)
+    text = re.sub(r'<script id="ces-deck-script">.*?</script>', "", text, flags=re.S)
+    index.write_text(text)
+
+
+@contextlib.contextmanager
+def _slow_figures(site: Path):
+    """Serve `site`, each figure file half a second late (a figure arrives after Reveal's
+    first layout, as over a real network)."""
+    class Slow(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if "/_figures/" in self.path:
+                time.sleep(0.5)
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Slow, directory=str(site)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("mutate", [None, _unsized], ids=["deck", "broken: unsized figure"])
+def test_a_figure_slide_reached_directly_lies_inside_the_slide(deck, run_ces, mutate):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} not found")
+    from browser import _page, _wait_ready
+
+    big = SECOND_FIGURE.replace('width="30pt" height="15pt">', 'width="900pt" height="420pt"><circle r="80" cx="90" cy="90"/>')
+    (deck / "figures" / "dots.py").write_text(big)
+    qmd = deck / "slides" / "index.qmd"
+    qmd.write_text(qmd.read_text() + BIG_FIGURE_SLIDES)
+    run_ces(deck, "build", "--profile", "smoke")
+    if mutate:
+        mutate(deck / "_site")
+    with _slow_figures(deck / "_site") as base, _page(base + "/index.html") as page:
+        assert _wait_ready(page)
+        page.wait_for_load_state("load")  # Reveal lays out again on window load: what comes after counts
+        page.evaluate("() => { location.hash = '#/4'; }")  # a #/N link (G+number, search: Reveal.slide)
+        page.wait_for_function("() => Reveal.getIndices().h === 4")
+        box = page.evaluate(_FIGURE_BOX_JS)
+        page.screenshot(path=str(deck / "jump.png"))
+    inside = box["loaded"] and box["top"] >= 0 and box["bottom"] <= box["height"] + 1
+    assert inside is (mutate is None), box
