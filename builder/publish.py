@@ -66,7 +66,10 @@ DECK_JS = """\
   // 2. The provenance page is told which slide to come back to.
   document.addEventListener('click', (e) => {
     const a = e.target.closest && e.target.closest('a.ces-provenance');
-    if (a) { const u = new URL(a.href); u.searchParams.set('retour', location.hash); a.href = u.href; }
+    if (!a || !window.Reveal) return;
+    const i = Reveal.getIndices(), u = new URL(a.href);  // #/h/v: Reveal reads it back as indices
+    u.searchParams.set('retour', '#/' + i.h + (i.v ? '/' + i.v : ''));
+    a.href = u.href;
   }, true);
   // 3. French labels where Reveal.js lets us set them.
   const french = () => {
@@ -84,14 +87,15 @@ DECK_JS = """\
       'ESC, O': 'Vue d’ensemble', 'S': 'Vue présentateur (notes, minuteur)',
       'CTRL + Shift + F': 'Rechercher'});
     for (const [key, label] of Object.entries(keys)) Reveal.registerKeyboardShortcut(key, label);
-    const search = document.querySelector('.searchinput');
-    if (search) search.placeholder = 'Rechercher…';
     const names = {'navigate-left': 'diapositive précédente', 'navigate-right': 'diapositive suivante',
                    'navigate-up': 'diapositive au-dessus', 'navigate-down': 'diapositive en dessous'};
     for (const [cls, label] of Object.entries(names))
       document.querySelectorAll('.reveal .controls .' + cls).forEach(b => b.setAttribute('aria-label', label));
   };
   if (window.Reveal) Reveal.isReady() ? french() : Reveal.on('ready', french);
+  document.addEventListener('focusin', (e) => {  // the search box is made when first opened
+    if (e.target.classList && e.target.classList.contains('searchinput')) e.target.placeholder = 'Rechercher…';
+  });
 })();
 """
 
