@@ -102,6 +102,8 @@ def test_the_quarto_deck_is_at_site_index_with_every_file_it_references(qdeck):
     assert 'name="quarto-standin-theme"' in index, "not the stand-in's deck"
     assert not (site / "slides").exists(), "Quarto's slides/ layout was kept"
     assert missing_references(site) == []
+    img = re.search(r"<img\b[^>]*>", index, re.S)[0]
+    assert 'data-ces-figure="line"' in img and 'width="100"' in img and 'height="100"' in img  # ces' filter ran
     published = {p.name.split(".")[0] + "." + p.suffix[1:] for p in (site / "_figures" / "line").iterdir()}
     assert published == {"line.svg", "line.json", "page.html"}
     provenance = (site / "provenance.html").read_text(encoding="utf-8")
