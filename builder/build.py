@@ -12,8 +12,8 @@ import shutil
 import time
 from pathlib import Path
 
-from . import render, slides
-from .cache import Cache, Entry
+from . import __version__, publish, render, slides
+from .cache import Cache, Entry, digest_json, sha256_file
 from .errors import BuildError, ConfigError
 from .executors import clean_staging
 from .figures import FigureSpec, discover
