@@ -12,22 +12,17 @@ import shutil
 import time
 from pathlib import Path
 
-from . import __version__, publish, render, slides
-from .cache import Cache, Entry, digest_json, sha256_file
-from .errors import BuildError, ConfigError
-from .executors import clean_staging
+from . import __version__, launch, publish, render, slides
+from .cache import Cache, Entry
+from .keys import digest_json, sha256_file
+from .errors import BuildError
+from .files import find_root  # noqa: F401 (cli: stage.find_root)
+from .slurm import clean_staging
 from .figures import FigureSpec, discover
+from .profiles import PROFILES
 from .runner import Outcome, Runner, plan
 
 LOW_SPACE = 64 * 2**20  # below this, a failed build says that the disk is full
-
-
-def find_root(start: Path | None = None) -> Path:
-    here = (start or Path.cwd()).resolve()
-    for d in (here, *here.parents):
-        if (d / render.CONFIG).is_file():
-            return d
-    raise ConfigError(f"no {render.CONFIG} in {here} or above", tip="run ces inside the deck's repository")
 
 
 @contextlib.contextmanager
@@ -99,6 +94,7 @@ def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep
         render.check_pandoc(root, config, lines, sources)
     cache = Cache(root)
     with disk_errors(root), build_lock(root, echo):
+        launch.kill_orphans()  # processes a killed ces' figures left running
         clean_staging(cache)  # staging left by killed runs; that of submitted Slurm jobs stays
         runner = Runner(root, figures, cache, profile, jobs=jobs, keep_going=keep_going, echo=echo, executor=executor)
         outcomes = runner.build(figures_wanted, frozen=frozen)
@@ -165,7 +161,7 @@ def clean(root: Path, unused: bool, echo=print) -> None:
         cache = Cache(root)
         figures = discover(root)
         keep = set()
-        for profile in ("smoke", "quick", "full"):
+        for profile in PROFILES:
             for state in plan(root, figures, cache, profile).values():
                 if state.entry is not None and state.state == "fresh":
                     keep.add(state.entry.path)

@@ -10,15 +10,16 @@ import sys
 
 import click
 
-PROFILES = ("smoke", "quick", "full")
-profile_help = "smoke: seconds (tests); quick: the default deck on a laptop CPU; full: a GPU."
+from .errors import ExitCode
+from .profiles import DEFAULT, HELP, PROFILES
+
 frozen_help = ("Never compute: fail listing every stale figure (for CI and GitHub Pages). Entries built with "
                "other package versions are used, with a warning.")
 
 
 def profile_option(f):
-    return click.option("--profile", type=click.Choice(PROFILES), default="quick", show_default=True,
-                        help=profile_help)(f)
+    return click.option("--profile", type=click.Choice(PROFILES), default=DEFAULT, show_default=True,
+                        help=HELP)(f)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,7 +95,7 @@ def status(profile, frozen, figures):
         click.echo("LLM answers (llm.yml):")
         for query, state in answer_status(root).items():
             click.echo(f"  {query:<10} {state}")
-    from .executors import describe_jobs, job_files
+    from .slurm import describe_jobs, job_files
 
     if job_files(root):  # submitted figures (ces build --executor slurm); only then is submitit imported
         jobs = describe_jobs(root, names=list(figures) or None)
@@ -158,15 +159,21 @@ def llm_status():
 
 
 def main():
+    """Run a command; a CesError (or Click's usage error) prints once and exits with its ExitCode,
+    Ctrl-C exits INTERRUPTED (130) where Click's standalone mode would exit 1."""
     try:
-        cli.main(prog_name="ces", standalone_mode=True)
-    except KeyboardInterrupt:  # pragma: no cover - click turns it into Abort normally
+        code = cli.main(prog_name="ces", standalone_mode=False)
+    except click.ClickException as exc:   # CesError and UsageError: one line (and a tip)
+        exc.show()
+        code = exc.exit_code
+    except (click.Abort, KeyboardInterrupt, EOFError):
         click.echo("Aborted!", err=True)
-        sys.exit(130)
+        code = ExitCode.INTERRUPTED
     finally:
         memo = sys.modules.get("builder.memo")  # facts about sources parsed by this command
         if memo is not None:
             memo.save()
+    sys.exit(int(code) if isinstance(code, int) else ExitCode.OK)
 
 
 @cli.command()
