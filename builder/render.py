@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -38,7 +37,7 @@ SITE_MANIFEST = ".ces-site.json"      # in _site/: the render stamp and every fi
 SITE_EXTRAS = {"deck.pdf"}            # what may be added to _site/ after a render (ces pdf)
 STAGING = Path(".ces") / "render"     # where a site is rendered before it is swapped in
 RENDER_TIMEOUT_S = 600                # a renderer running longer is killed
-RENDER_MEMORY_BYTES = 4 * 2**30       # RLIMIT_DATA of the renderer (heap; reserved address space is free)
+RENDER_MEMORY_BYTES = 4 * 2**30       # address space of pandoc (RLIMIT_AS)
 QUARTO_THEMES = {"white": "reveal-white.scss"}  # theme -> Quarto SCSS restating Reveal's own (builder/templates)
 TEMPLATES = Path(__file__).parent / "templates"
 FILTER = Path(__file__).parent / "filters" / "ces.lua"   # applied by both renderers (ces passes it)
@@ -107,46 +106,29 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(g) for g in m.groups() if g is not None) if m else (0,)
 
 
-def _limits() -> None:
-    """In the renderer before exec: a memory cap, no core dump, SIGKILL when ces dies."""
-    import resource
+def _run(cmd: list[str], cwd: Path, what: str, show_stderr: bool = True, memory: bool = True) -> None:
+    """Run a renderer through builder.launch: its own process group killed as a whole when it
+    ends, at its time limit or when ces fails (Ctrl-C); PR_SET_PDEATHSIG kills it with ces, and
+    what it left in sessions of its own is killed then, or by the next build (kill_orphans).
+    `memory`: an address-space limit (pandoc; not Quarto, whose V8 reserves far more address
+    space than it uses). Its output is shown when it fails; on success only when `show_stderr`
+    (pandoc's warnings; Quarto's progress lines are not shown)."""
+    from . import launch
 
-    resource.setrlimit(resource.RLIMIT_DATA, (RENDER_MEMORY_BYTES, RENDER_MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    fd, log = tempfile.mkstemp(prefix="ces-render-", suffix=".log")
+    os.close(fd)
     try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: a renderer orphaned by a killed ces writes only into a staging dir never used
-
-
-def _run(cmd: list[str], cwd: Path, what: str, show_stderr: bool = True) -> None:
-    """Run a renderer in ces' process group (a Ctrl-C reaches it) with a time and memory limit;
-    it dies with ces (PR_SET_PDEATHSIG). Its output is shown when it fails; on success only
-    when `show_stderr` (pandoc's warnings; Quarto's progress lines are not shown)."""
-    with tempfile.TemporaryFile() as log:
-        try:
-            proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    preexec_fn=_limits)
-        except OSError as exc:
-            raise RenderError(f"could not start {what}: {exc}") from None
-        try:
-            rc = proc.wait(timeout=RENDER_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise RenderError(f"{what} was still running after {RENDER_TIMEOUT_S} s: killed") from None
-        except BaseException:  # Ctrl-C, or ces failing: never leave the renderer behind
-            proc.kill()
-            proc.wait()
-            raise
-        log.seek(0)
-        output = log.read().decode("utf-8", errors="replace").strip()
-    if rc != 0:
-        why = f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
+        result = launch.run(cmd, cwd, None, log_path=log, timeout=RENDER_TIMEOUT_S,
+                            memory_bytes=RENDER_MEMORY_BYTES if memory else None,
+                            cpu_seconds=RENDER_TIMEOUT_S)
+        output = Path(log).read_text(encoding="utf-8", errors="replace").strip()
+    finally:
+        os.unlink(log)
+    if result.error:
+        raise RenderError(f"could not start {what}: {result.error}")
+    if result.problem:
         tail = "\n".join(output.splitlines()[-15:])
-        raise RenderError(f"{what} failed ({why}):\n{tail}")
+        raise RenderError(f"{what} failed ({result.problem}):\n{tail}" if tail else f"{what} failed ({result.problem})")
     if show_stderr and output:
         for line in output.splitlines():
             print(f"  {what}: {line}")
@@ -178,7 +160,7 @@ def render_quarto(root: Path, config: dict, sources: list[Path], figures: dict, 
     meta = quarto_metadata(root, config, figures, staging, sources)
     try:
         _run(["quarto", "render", "--output-dir", staging.relative_to(root).as_posix(),
-              "--metadata-file", str(meta)], root, "quarto render", show_stderr=False)
+              "--metadata-file", str(meta)], root, "quarto render", show_stderr=False, memory=False)
     finally:
         meta.unlink(missing_ok=True)
     # Quarto mirrors the project's layout: slides/index.qmd -> <output-dir>/slides/index.html
