@@ -313,3 +313,6 @@ def test_both_decks_in_chromium(qdeck, renderer, tmp_path):
     assert report["images"] and all(i["loaded"] for i in report["images"]), report["images"]
     assert report["console_errors"] == [] and report["external_requests"] == []
     assert report["failed_requests"] == []
+    pdf = ces(qdeck, "pdf", timeout=180)  # index.html?print-pdf is the deck itself, not a redirect
+    assert "Wrote _site/deck.pdf: 4 pages" in pdf.stdout
+    assert "deck up to date" in build(qdeck, renderer=renderer).stdout  # deck.pdf belongs in the site
