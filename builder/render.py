@@ -412,7 +412,11 @@ def site_problem(site: Path, stamp: str) -> str | None:
         return "unreadable site manifest"
     if recorded != stamp:
         return "slides, config, figures or ces changed"
-    for rel, (size, mtime, digest) in files.items():
+    try:
+        records = [(rel, int(size), int(mtime), str(digest)) for rel, (size, mtime, digest) in files.items()]
+    except (TypeError, ValueError):
+        return "unreadable site manifest"
+    for rel, size, mtime, digest in records:
         p = site / rel
         try:
             st = os.lstat(p)

@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import http.server
+import json
 import os
 import re
 import sys
@@ -335,3 +336,13 @@ def test_a_figure_slide_reached_directly_lies_inside_the_slide(deck, run_ces, mu
         page.screenshot(path=str(deck / "jump.png"))
     inside = box["loaded"] and box["top"] >= 0 and box["bottom"] <= box["height"] + 1
     assert inside is (mutate is None), box
+
+
+@pytest.mark.parametrize("manifest", ['{"stamp": "STAMP", "files": {"index.html": 5}}', "[", '{"files": []}', "null",
+                                      '{"stamp": "STAMP", "files": {"index.html": [1, "x", null]}}'])
+def test_a_malformed_site_manifest_means_render_again(deck, run_ces, manifest):
+    run_ces(deck, "build", "--profile", "smoke")
+    path = deck / "_site" / ".ces-site.json"
+    path.write_text(manifest.replace("STAMP", json.loads(path.read_text())["stamp"]))
+    out = run_ces(deck, "build", "--profile", "smoke")
+    assert "rendered with pandoc" in out.stdout and "Traceback" not in out.stderr
