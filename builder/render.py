@@ -12,7 +12,8 @@ stamp, then swapped in whole. A site is up to date when its manifest's stamp is 
 and every file it lists is there, unchanged (a figure deleted or a deck overwritten by
 `quarto render` by hand is re-rendered). Whatever the renderer, the deck is _site/index.html:
 Quarto writes a deck at slides/index.qmd to <output-dir>/slides/index.html, and ces moves that
-directory's contents up. The renderer runs with a time and memory limit and dies with ces.
+directory's contents up. The renderer runs through builder.launch, with a time limit
+(and, for pandoc, a memory limit), and dies with ces.
 """
 
 from __future__ import annotations
@@ -153,7 +154,10 @@ def quarto_metadata(root: Path, config: dict, figures: dict, staging: Path, sour
 
 def render_quarto(root: Path, config: dict, sources: list[Path], figures: dict, staging: Path) -> None:
     """`quarto render` into `staging`, then the deck moved up to `staging/index.html`."""
-    out = subprocess.run(["quarto", "--version"], capture_output=True, text=True).stdout
+    try:
+        out = subprocess.run(["quarto", "--version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RenderError(f"`quarto --version` failed: {exc}", tip="check the Quarto install, or use --renderer pandoc") from None
     if _version(out) < QUARTO_MIN:
         raise RenderError(f"Quarto {out.strip()} is older than {'.'.join(map(str, QUARTO_MIN))}",
                           tip="upgrade Quarto, or use --renderer pandoc")
@@ -173,7 +177,7 @@ def render_quarto(root: Path, config: dict, sources: list[Path], figures: dict, 
                                   tip=f"rename {item.name} in the project")
             os.rename(item, staging / item.name)
         deck_dir.rmdir()
-    if not (staging / "index.html").is_file():
+    if not (staging / (sources[0].stem + ".html")).is_file():
         raise RenderError(f"quarto render wrote no {sources[0].stem}.html for {sources[0].relative_to(root)}")
 
 
