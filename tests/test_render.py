@@ -312,8 +312,9 @@ def _slow_figures(site: Path):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("mutate", [None, _unsized], ids=["deck", "broken: unsized figure"])
-def test_a_figure_slide_reached_directly_lies_inside_the_slide(deck, run_ces, mutate):
+@pytest.mark.parametrize("renderer, mutate", [("pandoc", None), ("quarto", None), ("pandoc", _unsized)],
+                         ids=["pandoc", "quarto (stand-in)", "broken: unsized figure"])
+def test_a_figure_slide_reached_directly_lies_inside_the_slide(deck, run_ces, renderer, mutate):
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
             pytest.fail(f"{CHROMIUM} is missing")
@@ -324,7 +325,9 @@ def test_a_figure_slide_reached_directly_lies_inside_the_slide(deck, run_ces, mu
     (deck / "figures" / "dots.py").write_text(big)
     qmd = deck / "slides" / "index.qmd"
     qmd.write_text(qmd.read_text() + BIG_FIGURE_SLIDES)
-    run_ces(deck, "build", "--profile", "smoke")
+    from test_quarto import quarto_env
+
+    run_ces(deck, "build", "--profile", "smoke", "--renderer", renderer, env=quarto_env(deck))
     if mutate:
         mutate(deck / "_site")
     with _slow_figures(deck / "_site") as base, _page(base + "/index.html") as page:
