@@ -131,10 +131,8 @@ def materialise(root: Path, figures: dict[str, FigureSpec], outcomes: dict[str, 
         (tmp / ".key").write_text(outcome.entry.key)
         os.rename(tmp, target)
     for stale_dir in base.iterdir():
-        if not stale_dir.is_dir() or stale_dir.is_symlink():
-            continue  # a stray file is no figure (render.copy_figures leaves it out)
         if stale_dir.name not in figures and not stale_dir.name.startswith(".") \
-                or stale_dir.name.endswith((".tmp", ".old")):  # left by a killed build
+                or stale_dir.name.endswith((".tmp", ".old")) and stale_dir.is_dir():  # left by a killed build
             shutil.rmtree(stale_dir)
 
 
