@@ -210,7 +210,8 @@ class Cache:
             "static": inputs.static,
             "packages": inputs.packages,
             "reads": reads,
-            "outputs": {name: sha256_file(staging / "out" / name) for name in sorted(spec.outputs)},
+            "outputs": record.get("output_digests") or {name: sha256_file(staging / "out" / name)
+                                                        for name in sorted(spec.outputs)},
             "wall_time_s": round(record.get("wall_time_s", 0.0), 3),
             "device": record.get("device", "cpu"),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -26,9 +26,11 @@ the manifest check (an edited manifest no longer hashes to its key) and the Slur
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,32 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def output_digest(path: Path, max_bytes: int) -> str:
+    """sha256 of a figure's output, which must be a regular file of at most max_bytes, opened
+    without following a link and without blocking; ValueError says what it is instead."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError("is a symbolic link, not a regular file") from None
+        raise ValueError(f"cannot be opened ({exc.strerror}): not a regular file") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        kind = {stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a directory", stat.S_IFCHR: "a device",
+                stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(st.st_mode), "special")
+        raise ValueError(f"is {kind}, not a regular file")
+    with os.fdopen(fd, "rb") as f:
+        if st.st_nlink > 1:
+            raise ValueError("is a hard link to another file, not a file of its own")
+        if st.st_size > max_bytes:
+            raise ValueError(f"is {st.st_size / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB cap")
+        h = hashlib.sha256()
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+        return h.hexdigest()
 
 
 def file_digest(path: Path) -> str | None:

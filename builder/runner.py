@@ -8,7 +8,9 @@ from __future__ import annotations
 import concurrent.futures as cf
 import graphlib
 import json
+import os
 import shutil
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -16,13 +18,14 @@ from pathlib import Path
 
 from . import launch
 from .cache import Cache, Entry, Lookup
-from .keys import static_inputs
+from .keys import output_digest, static_inputs
 from .errors import BuildError, StaleError
 from .executors import LocalExecutor
 from .harness import RUN_FILE, write_run
 from .figures import FigureSpec, closure
 
 MAX_LOG_BYTES = 256 * 1024  # kept in the entry; the full log stays in cache/.logs/
+MAX_OUTPUT_MB = 512         # per output file (CES_MAX_OUTPUT_MB overrides)
 
 
 @dataclass
@@ -194,8 +197,12 @@ class Runner:
 
     def run_doc(self, spec: FigureSpec, upstream: dict[str, Entry]) -> dict:
         """What the harness runs (executors.write_run adds the staging's paths)."""
+        # builder.sandbox isolates untrusted code in namespaces, which needs mounts that Landlock
+        # forbids: a figure using it keeps the audit-hook detection only (builder.guard).
+        runtime = static_inputs(spec, self.profile, {}, self.root).static["runtime"]
         return {"root": str(self.root), "script": str(spec.path), "profile": self.profile,
-                "params": spec.params(self.profile), "upstream": {n: str(e.path / "out") for n, e in upstream.items()}}
+                "params": spec.params(self.profile), "upstream": {n: str(e.path / "out") for n, e in upstream.items()},
+                "write_guard": "builder/sandbox.py" not in runtime}
 
     def execute(self, spec: FigureSpec, staging: Path) -> tuple[str | None, dict]:
         """Run one figure into staging/out through its executor; (problem or None, its record)."""
@@ -209,8 +216,9 @@ class Runner:
         finally:
             with self._lock:
                 self.running.pop(name, None)
-        if result.problem:
-            return result.problem, {}
+        if result.problem:  # a write the guard refused makes the script fail: say which
+            why = _guard_problem(_read_record(staging))
+            return (f"{why} (and then {result.problem})" if why else result.problem), {}
         return self.collect(spec, staging, log_path)
 
     def collect(self, spec: FigureSpec, staging: Path, log_path: Path) -> tuple[str | None, dict]:
@@ -221,6 +229,7 @@ class Runner:
             return problem, record
         for scratch in ("run.json", "record.json"):
             (staging / scratch).unlink()
+        shutil.rmtree(staging / "tmp", ignore_errors=True)  # the figure's TMPDIR
         launch.copy_tail(log_path, staging / "log.txt", MAX_LOG_BYTES)
         return None, record
 
@@ -249,14 +258,53 @@ class Runner:
                 self.echo("  … running " + ", ".join(f"{n} ({now - t:.0f} s)" for n, t in running.items()))
 
 
+def _read_record(staging: Path) -> dict:
+    try:
+        record = json.loads((staging / "record.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _guard_problem(record: dict) -> str | None:
+    """What the harness saw the figure do that it may not: write, remove or rename in the
+    project, or read a file that changed while it ran (its entry would record the new content)."""
+    for key, what in (("writes_outside", "wrote outside its output directory"),
+                      ("vandalised", "changed the project"),
+                      ("changed_reads", "read a file that changed while it ran (rerun it)")):
+        if record.get(key):
+            return f"{what}: " + ", ".join(record[key][:5])
+    return None
+
+
+def max_output_bytes() -> int:
+    return int(float(os.environ.get("CES_MAX_OUTPUT_MB", MAX_OUTPUT_MB)) * 2**20)
+
+
 def _check_outputs(spec: FigureSpec, outdir: Path, record: dict) -> str | None:
-    if record.get("writes_outside"):
-        return "wrote outside its output directory: " + ", ".join(record["writes_outside"][:5])
-    present = {p.name for p in outdir.iterdir()}
+    """None when the outputs are exactly the declared ones, each a regular file under the size
+    cap (opened without following links: a FIFO, a device or a link to /etc/passwd is refused);
+    their sha256 go to record["output_digests"]."""
+    why = _guard_problem(record)
+    if why:
+        return why
+    try:
+        if not stat.S_ISDIR(os.lstat(outdir).st_mode):
+            return "replaced its output directory by something that is not a directory"
+        present = set(os.listdir(outdir))
+    except OSError as exc:
+        return f"its output directory is gone ({exc.strerror})"
     missing = [o for o in spec.outputs if o not in present]
     if missing:
         return "did not write declared output(s): " + ", ".join(missing)
     extra = sorted(present - set(spec.outputs))
     if extra:
         return "wrote undeclared file(s): " + ", ".join(extra) + " (add them to FIGURE['outputs'])"
+    digests = {}
+    for name in sorted(spec.outputs):
+        try:
+            digests[name] = output_digest(outdir / name, max_output_bytes())
+        except ValueError as exc:
+            return f"output {name} {exc}"
+    record["output_digests"] = digests
     return None
