@@ -22,7 +22,6 @@ from .figures import FigureSpec, discover
 from .profiles import PROFILES
 from .runner import Outcome, Runner, plan
 
-STAMP = ".ces-stamp"
 LOW_SPACE = 64 * 2**20  # below this, a failed build says that the disk is full
 
 
@@ -112,21 +111,7 @@ def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep
                 echo(f"  warning  {o.name}: {w}")
         materialise(root, figures, outcomes)
         fig_time = time.perf_counter() - start
-        stamp = render_stamp(root, which, outcomes)
-        stamp_file = root / render.SITE / STAMP
-        if stamp_file.is_file() and stamp_file.read_text() == stamp and (root / render.SITE / "index.html").exists():
-            rendered = "up to date"
-        else:
-            t = time.perf_counter()
-            stamp_file.unlink(missing_ok=True)  # a render killed halfway must not pass for a complete one
-            if which == "quarto":
-                render.render_quarto(root)
-            else:
-                render.render_pandoc(root, config, lines, sources, figures)
-                render.copy_figures(root)
-            publish.finalize_site(root, root / render.SITE, figures, outcomes)
-            stamp_file.write_text(stamp)
-            rendered = f"rendered with {which} in {time.perf_counter() - t:.1f} s"
+        rendered = render.render_site(root, which, config, lines, sources, figures, outcomes)
     counts = {s: sum(o.state == s for o in outcomes.values()) for s in ("ran", "cached")}
     total = time.perf_counter() - start
     echo(f"Deck built in {total:.1f} s: {len(outcomes)} figures ({counts['ran']} ran, {counts['cached']} cached, "
@@ -163,20 +148,6 @@ def materialise(root: Path, figures: dict[str, FigureSpec], outcomes: dict[str, 
                 shutil.rmtree(stale_dir)
             else:  # a stray file or link: not ours, but in the directory ces owns
                 stale_dir.unlink()
-
-
-def render_stamp(root: Path, renderer: str, outcomes: dict[str, Outcome]) -> str:
-    """Everything the rendered deck depends on: slides, config, filter, figure keys, ces."""
-    files = {}
-    for path in sorted((root / "slides").rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_file() and not rel.startswith("slides/_figures/"):
-            files[rel] = sha256_file(path)
-    files[render.CONFIG] = sha256_file(root / render.CONFIG)
-    files["filter"] = sha256_file(Path(__file__).parent / "filters" / "ces.lua")
-    files["publish"] = sha256_file(Path(publish.__file__))  # hashed names, provenance links
-    return digest_json({"renderer": renderer, "ces": __version__, "files": files,
-                        "figures": {n: o.entry.key for n, o in sorted(outcomes.items())}})
 
 
 def status(root: Path, profile: str, frozen: bool = False, names=None) -> tuple[dict, dict]:

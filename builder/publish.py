@@ -13,7 +13,12 @@ and a small provenance link under every figure of the deck.
    model, date, source and label fields), the top-level "source" of published numbers.
 3. At the top right corner of each figure of the deck (<img data-ces-figure="NAME">, or any
    <img> or <iframe> whose source is under _figures/NAME/), a small grey link « ⚙ NAME · key » to its
-   provenance entry; absolutely placed, so it moves nothing.
+   provenance entry; absolutely placed, so it moves nothing. It opens in a new tab, and the
+   page's « Retour à l'exposé » leads back to the slide it was opened from (its #/N hash).
+4. A small script in each deck page (DECK_JS): Reveal lays a slide out again when one of its
+   images loads (a slide reached directly is centred before its lazy image arrives); the
+   provenance links carry the current slide; the help overlay (`?`) and the search box in
+   French (Reveal.registerKeyboardShortcut is the one way Reveal.js 5.2.1 lets labels be set).
 
 Each step is idempotent: running finalize_site twice leaves the site as one run did.
 """
@@ -31,6 +36,7 @@ PROVENANCE = "provenance.html"
 HASH_LEN = 8
 SKIP_DIRS = {"reveal.js", "site_libs"}      # vendored assets: never rewritten
 STYLE_ID = "ces-provenance-style"
+SCRIPT_ID = "ces-deck-script"
 ANSWER_FIELDS = {"model", "date", "source", "label"}   # an LLM answer's record in a figure's JSON
 
 _HASHED = re.compile(rf"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{{{HASH_LEN}}})(?P<suffix>\.[^.]*)?$")
@@ -50,6 +56,48 @@ CSS = """\
 .reveal a.ces-provenance:hover, a.ces-provenance:hover { color: #555; text-decoration: underline; }
 """
 
+# French descriptions for the help overlay (`?`), keyed as Reveal.js 5.2.1 registers them.
+DECK_JS = """\
+(() => {
+  // ces (builder/publish.py). 1. A figure that arrives after Reveal laid its slide out.
+  document.addEventListener('load', (e) => {
+    if (e.target.tagName === 'IMG' && window.Reveal && Reveal.isReady()) Reveal.layout();
+  }, true);
+  // 2. The provenance page is told which slide to come back to.
+  document.addEventListener('click', (e) => {
+    const a = e.target.closest && e.target.closest('a.ces-provenance');
+    if (!a || !window.Reveal) return;
+    const i = Reveal.getIndices(), u = new URL(a.href);  // #/h/v: Reveal reads it back as indices
+    u.searchParams.set('retour', '#/' + i.h + (i.v ? '/' + i.v : ''));
+    a.href = u.href;
+  }, true);
+  // 3. French labels where Reveal.js lets us set them.
+  const french = () => {
+    const linear = Reveal.getConfig().navigationMode === 'linear';
+    const keys = linear ? {
+      '&#8594;  ,  &#8595;  ,  SPACE  ,  N  ,  L  ,  J': 'Diapositive suivante',
+      '&#8592;  ,  &#8593;  ,  P  ,  H  ,  K': 'Diapositive précédente'} : {
+      'N  ,  SPACE': 'Diapositive suivante', 'P  ,  Shift SPACE': 'Diapositive précédente',
+      '&#8592;  ,  H': 'Vers la gauche', '&#8594;  ,  L': 'Vers la droite',
+      '&#8593;  ,  K': 'Vers le haut', '&#8595;  ,  J': 'Vers le bas'};
+    Object.assign(keys, {
+      'Alt + &#8592;/&#8593/&#8594;/&#8595;': 'Naviguer sans les étapes',
+      'Shift + &#8592;/&#8593/&#8594;/&#8595;': 'Aller à la première ou dernière diapositive',
+      'B  ,  .': 'Pause (écran noir)', 'F': 'Plein écran', 'G': 'Aller à la diapositive n°',
+      'ESC, O': 'Vue d’ensemble', 'S': 'Vue présentateur (notes, minuteur)',
+      'CTRL + Shift + F': 'Rechercher'});
+    for (const [key, label] of Object.entries(keys)) Reveal.registerKeyboardShortcut(key, label);
+    const names = {'navigate-left': 'diapositive précédente', 'navigate-right': 'diapositive suivante',
+                   'navigate-up': 'diapositive au-dessus', 'navigate-down': 'diapositive en dessous'};
+    for (const [cls, label] of Object.entries(names))
+      document.querySelectorAll('.reveal .controls .' + cls).forEach(b => b.setAttribute('aria-label', label));
+  };
+  if (window.Reveal) Reveal.isReady() ? french() : Reveal.on('ready', french);
+  document.addEventListener('focusin', (e) => {  // the search box is made when first opened
+    if (e.target.classList && e.target.classList.contains('searchinput')) e.target.placeholder = 'Rechercher…';
+  });
+})();
+"""
 
 # -- entry point ---------------------------------------------------------------------------
 def finalize_site(root: Path, site: Path, figures: dict, outcomes: dict) -> None:
@@ -268,7 +316,14 @@ code {{ font-size: .9em; }} pre {{ background: #f6f6f6; padding: .6rem; overflow
 </style>
 </head>
 <body>
-<p><a href="index.html">← Retour à l’exposé</a></p>
+<p><a id="retour" href="index.html">← Retour à l’exposé</a></p>
+<script>
+// Back to the slide the link was followed from (?retour=#/N, set by the deck's script).
+(() => {{
+  const hash = new URLSearchParams(location.search).get('retour') || '';
+  if (/^#[/][0-9]+([/][0-9]+)*$/.test(hash)) document.getElementById('retour').href = 'index.html' + hash;
+}})();
+</script>
 <h1>Provenance des figures</h1>
 <p>Chaque figure de l’exposé est calculée par un script du dossier <code>figures/</code>. Sa clé de
 cache résume tout ce qui la détermine (code, paramètres, graine, données lues, versions des paquets) :
@@ -318,7 +373,7 @@ def add_provenance_links(path: Path, site: Path, figures: dict, outcomes: dict) 
         manifest = outcomes[name].entry.manifest
         key = manifest.get("key", "")
         script = manifest.get("script") or (figures[name].path.name if name in figures else "?")
-        link = (f'<a class="ces-provenance" href="{e(page)}#{e(name)}" '
+        link = (f'<a class="ces-provenance" href="{e(page)}#{e(name)}" target="_blank" rel="noopener" '
                 f'title="script {e(script)}, clé {e(key[:16])}">⚙ {e(name)} · {e(key[:8])}</a>')
         inserts.append((at, link))
     new = text
@@ -326,6 +381,9 @@ def add_provenance_links(path: Path, site: Path, figures: dict, outcomes: dict) 
         new = new[:at] + link + new[at:]
     if f'id="{STYLE_ID}"' not in new and 'class="ces-provenance"' in new:
         new = new.replace("</head>", f'<style id="{STYLE_ID}">\n{CSS}</style>\n</head>', 1)
+    if f'id="{SCRIPT_ID}"' not in new and 'class="reveal"' in new and "</body>" in new:
+        at = new.rindex("</body>")
+        new = new[:at] + f'<script id="{SCRIPT_ID}">\n{DECK_JS}</script>\n' + new[at:]
     if new != text:
         path.write_text(new, encoding="utf-8")
     return new != text

@@ -3,14 +3,28 @@ pandoc (pypandoc-binary) and the pinned Reveal.js assets. Both read _quarto.yml.
 
 The pandoc path understands the options below; any other format option is an error naming
 its line in _quarto.yml, so that the two paths never silently disagree.
+
+    render_site(root, which, config, lines, sources, figures, outcomes)   # "up to date" or "rendered …"
+
+The site is built like a cache entry: rendered into a staging directory (.ces/render/), finished
+there (figures copied, builder.publish), given a manifest of every file it holds with the render
+stamp, then swapped in whole. A site is up to date when its manifest's stamp is the current one
+and every file it lists is there, unchanged (a figure deleted or a deck overwritten by
+`quarto render` by hand is re-rendered). Whatever the renderer, the deck is _site/index.html:
+Quarto writes a deck at slides/index.qmd to <output-dir>/slides/index.html, and ces moves that
+directory's contents up. The renderer runs through builder.launch, with a time limit
+(and, for pandoc, a memory limit), and dies with ces.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 from .assets import REMOTE_FONT_THEMES
@@ -20,6 +34,14 @@ QUARTO_MIN = (1, 4, 0)
 PANDOC_MIN = (3, 1)
 CONFIG = "_quarto.yml"
 SITE = "_site"
+SITE_MANIFEST = ".ces-site.json"      # in _site/: the render stamp and every file's size and hash
+SITE_EXTRAS = {"deck.pdf"}            # what may be added to _site/ after a render (ces pdf)
+STAGING = Path(".ces") / "render"     # where a site is rendered before it is swapped in
+RENDER_TIMEOUT_S = 600                # a renderer running longer is killed
+RENDER_MEMORY_BYTES = 4 * 2**30       # address space of pandoc (RLIMIT_AS)
+QUARTO_THEMES = {"white": "reveal-white.scss"}  # theme -> Quarto SCSS restating Reveal's own (builder/templates)
+TEMPLATES = Path(__file__).parent / "templates"
+FILTER = Path(__file__).parent / "filters" / "ces.lua"   # applied by both renderers (ces passes it)
 
 # revealjs format option -> Reveal.js/pandoc template variable (pandoc path)
 REVEAL_VARIABLES = {
@@ -30,7 +52,9 @@ REVEAL_VARIABLES = {
     "background-transition": "backgroundTransition", "fragments": "fragments", "overview": "overview",
 }
 HANDLED = {"html-math-method", "css", "incremental", "slide-level", "lang", "toc", "bibliography", "csl"}
-QUARTO_ONLY_OK = {"embed-resources", "preview-links", "menu", "footer", "logo", "code-line-numbers"}
+QUARTO_ONLY_OK = {"embed-resources", "preview-links", "menu", "footer", "logo"}
+# Quarto options whose one accepted value is what the pandoc path does anyway.
+PANDOC_BEHAVIOUR = {"auto-stretch": False, "code-line-numbers": False}
 
 
 # -- configuration ------------------------------------------------------------------------
@@ -83,30 +107,78 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(g) for g in m.groups() if g is not None) if m else (0,)
 
 
-def _run(cmd: list[str], cwd: Path, what: str) -> None:
+def _run(cmd: list[str], cwd: Path, what: str, show_stderr: bool = True, memory: bool = True) -> None:
+    """Run a renderer through builder.launch: its own process group killed as a whole when it
+    ends, at its time limit or when ces fails (Ctrl-C); PR_SET_PDEATHSIG kills it with ces, and
+    what it left in sessions of its own is killed then, or by the next build (kill_orphans).
+    `memory`: an address-space limit (pandoc; not Quarto, whose V8 reserves far more address
+    space than it uses). Its output is shown when it fails; on success only when `show_stderr`
+    (pandoc's warnings; Quarto's progress lines are not shown)."""
+    from . import launch
+
+    fd, log = tempfile.mkstemp(prefix="ces-render-", suffix=".log")
+    os.close(fd)
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    except OSError as exc:
-        raise RenderError(f"could not start {what}: {exc}") from None
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise RenderError(f"{what} failed (exit {proc.returncode}):\n{tail}")
-    if proc.stderr.strip():
-        for line in proc.stderr.strip().splitlines():
+        result = launch.run(cmd, cwd, None, log_path=log, timeout=RENDER_TIMEOUT_S,
+                            memory_bytes=RENDER_MEMORY_BYTES if memory else None,
+                            cpu_seconds=RENDER_TIMEOUT_S)
+        output = Path(log).read_text(encoding="utf-8", errors="replace").strip()
+    finally:
+        os.unlink(log)
+    if result.error:
+        raise RenderError(f"could not start {what}: {result.error}")
+    if result.problem:
+        tail = "\n".join(output.splitlines()[-15:])
+        raise RenderError(f"{what} failed ({result.problem}):\n{tail}" if tail else f"{what} failed ({result.problem})")
+    if show_stderr and output:
+        for line in output.splitlines():
             print(f"  {what}: {line}")
 
 
 # -- Quarto ---------------------------------------------------------------------------------
-def render_quarto(root: Path) -> Path:
-    out = subprocess.run(["quarto", "--version"], capture_output=True, text=True).stdout
+def quarto_metadata(root: Path, config: dict, figures: dict, staging: Path, sources: list[Path]) -> Path:
+    """The --metadata-file ces gives Quarto: the figures' declared alt text (as for pandoc) and,
+    for a Reveal theme Quarto renders differently, the SCSS that restates it (QUARTO_THEMES).
+    Quarto merges this file over _quarto.yml (src/command/render/flags.ts, render-contexts.ts)
+    and resolves a theme path against the document's directory (format-reveal-theme.ts)."""
+    meta = json.loads(figure_metadata_text(root, figures))
+    meta["filters"] = [str(FILTER)]  # concatenated with _quarto.yml's (src/core/config.ts, mergeArrayCustomizer)
+    theme = (((config.get("format") or {}).get("revealjs")) or {}).get("theme")
+    if isinstance(theme, str) and theme in QUARTO_THEMES:
+        scss = os.path.relpath(TEMPLATES / QUARTO_THEMES[theme], sources[0].parent)
+        meta["format"] = {"revealjs": {"theme": scss}}
+    path = staging.parent / f"{staging.name}.quarto-meta.json"
+    path.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def render_quarto(root: Path, config: dict, sources: list[Path], figures: dict, staging: Path) -> None:
+    """`quarto render` into `staging`, then the deck moved up to `staging/index.html`."""
+    try:
+        out = subprocess.run(["quarto", "--version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RenderError(f"`quarto --version` failed: {exc}", tip="check the Quarto install, or use --renderer pandoc") from None
     if _version(out) < QUARTO_MIN:
         raise RenderError(f"Quarto {out.strip()} is older than {'.'.join(map(str, QUARTO_MIN))}",
                           tip="upgrade Quarto, or use --renderer pandoc")
-    _run(["quarto", "render"], root, "quarto render")
-    site = root / SITE
-    if not (site / "index.html").exists() and (site / "slides" / "index.html").exists():
-        (site / "index.html").write_text('<!doctype html><meta http-equiv="refresh" content="0; url=slides/">\n')
-    return site / "index.html"
+    meta = quarto_metadata(root, config, figures, staging, sources)
+    try:
+        _run(["quarto", "render", "--output-dir", staging.relative_to(root).as_posix(),
+              "--metadata-file", str(meta)], root, "quarto render", show_stderr=False, memory=False)
+    finally:
+        meta.unlink(missing_ok=True)
+    # Quarto mirrors the project's layout: slides/index.qmd -> <output-dir>/slides/index.html
+    # (src/command/render/project.ts, "move the renderedFile to the output dir").
+    deck_dir = staging / sources[0].parent.relative_to(root)
+    if deck_dir != staging and deck_dir.is_dir():
+        for item in sorted(deck_dir.iterdir()):
+            if (staging / item.name).exists():
+                raise RenderError(f"Quarto wrote both {item.relative_to(staging)} and {item.name} into the site",
+                                  tip=f"rename {item.name} in the project")
+            os.rename(item, staging / item.name)
+        deck_dir.rmdir()
+    if not (staging / (sources[0].stem + ".html")).is_file():
+        raise RenderError(f"quarto render wrote no {sources[0].stem}.html for {sources[0].relative_to(root)}")
 
 
 # -- pandoc ---------------------------------------------------------------------------------
@@ -136,7 +208,7 @@ def pandoc_args(config: dict, lines: dict, source: Path, site: Path, figure_meta
         raise ConfigError(f"{CONFIG}: format.revealjs must be a mapping of options")
     args = [pandoc_path(), source.name, "--from", "markdown", "--to", "revealjs", "--standalone",
             "--output", str(site / (source.stem + ".html")), "--variable", "revealjs-url=reveal.js",
-            "--lua-filter", str(Path(__file__).parent / "filters" / "ces.lua"),
+            "--lua-filter", str(FILTER),
             "--metadata-file", str(figure_meta), "--slide-level", str(fmt.get("slide-level", 2))]
     lang = config.get("lang") or fmt.get("lang") or "fr"
     args += ["--metadata", f"lang={lang}"]
@@ -161,6 +233,11 @@ def pandoc_args(config: dict, lines: dict, source: Path, site: Path, figure_meta
             args.append("--incremental")
         elif key == "toc" and value:
             args.append("--toc")
+        elif key in PANDOC_BEHAVIOUR:
+            if value != PANDOC_BEHAVIOUR[key]:
+                raise ConfigError(f"{where}: {key}: {value!r} is not supported by the pandoc renderer, which "
+                                  f"behaves as {key}: {str(PANDOC_BEHAVIOUR[key]).lower()}",
+                                  tip=f"set {key}: {str(PANDOC_BEHAVIOUR[key]).lower()}, or render with Quarto")
         elif key in HANDLED or key in QUARTO_ONLY_OK:
             continue
         else:
@@ -188,30 +265,83 @@ def _css_files(root: Path, config: dict, lines: dict, sources: list[Path]) -> li
     return found
 
 
-def write_figure_metadata(site: Path, figures: dict) -> Path:
-    """Declared alt text and captions, for the Lua filter (an image without fig-alt gets its figure's)."""
+_LENGTH = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(px|pt|pc|in|cm|mm)?\s*$")
+_PX_PER = {None: 1.0, "px": 1.0, "pt": 96 / 72, "pc": 16.0, "in": 96.0, "cm": 96 / 2.54, "mm": 96 / 25.4}
+
+
+def _css_px(value: str | None) -> float | None:
+    m = _LENGTH.match(value or "")
+    return float(m[1]) * _PX_PER[m[2]] if m else None
+
+
+def intrinsic_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) in CSS px of an SVG (its root width/height: matplotlib writes pt, and a
+    pt is 96/72 px; else its viewBox) or a PNG (its IHDR); None for anything else."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        return (w, h) if w and h else None
+    if path.suffix.lower() != ".svg":
+        return None
+    m = re.search(rb"<svg\b[^>]*>", head, re.S)
+    if not m:
+        return None
+    attrs = {k.decode(): v.decode("utf-8", "replace")
+             for k, v in re.findall(rb"([\w:-]+)\s*=\s*[\"']([^\"']*)[\"']", m.group(0))}
+    w, h = _css_px(attrs.get("width")), _css_px(attrs.get("height"))
+    if not (w and h):
+        box = (attrs.get("viewBox") or "").replace(",", " ").split()
+        try:
+            w, h = float(box[2]), float(box[3])
+        except (IndexError, ValueError):
+            return None
+    return (round(w), round(h)) if w > 0 and h > 0 else None
+
+
+def figure_metadata_text(root: Path, figures: dict) -> str:
+    """Declared alt text and captions for the Lua filter (an image without fig-alt gets its
+    figure's), and each materialised output's intrinsic size in px (`sizes`), so that an image
+    carries its box before it loads."""
+    data = {}
+    for n, s in figures.items():
+        sizes = {}
+        for out in getattr(s, "outputs", ()):
+            size = intrinsic_size(root / "slides" / "_figures" / n / out)
+            if size:
+                sizes[out] = {"width": size[0], "height": size[1]}
+        data[n] = {"alt": s.alt, "caption": s.caption, "sizes": sizes}
+    return json.dumps({"ces-figures": data}, ensure_ascii=False)
+
+
+def write_figure_metadata(site: Path, figures: dict, root: Path | None = None) -> Path:
     meta = site / ".ces-figures.json"
-    meta.write_text(json.dumps({"ces-figures": {n: {"alt": s.alt, "caption": s.caption}
-                                                for n, s in figures.items()}}, ensure_ascii=False),
-                    encoding="utf-8")
+    meta.write_text(figure_metadata_text(root or site.parent, figures), encoding="utf-8")
     return meta
 
 
-def render_pandoc(root: Path, config: dict, lines: dict, sources: list[Path], figures: dict) -> Path:
+def render_pandoc(root: Path, config: dict, lines: dict, sources: list[Path], figures: dict,
+                  site: Path | None = None) -> Path:
     from .assets import install_reveal
 
-    site = root / SITE
+    site = site or root / SITE
     site.mkdir(exist_ok=True)
-    meta = write_figure_metadata(site, figures)
-    for source in sources:
-        args = pandoc_args(config, lines, source, site, meta)
-        if _uses_citations(source):
-            args.append("--citeproc")
-        _run(args, source.parent, "pandoc")
+    meta = site.parent / f"{site.name}.pandoc-meta.json"
+    meta.write_text(figure_metadata_text(root, figures), encoding="utf-8")
+    try:
+        for source in sources:
+            args = pandoc_args(config, lines, source, site, meta)
+            if _uses_citations(source):
+                args.append("--citeproc")
+            _run(args, source.parent, "pandoc")
+    finally:
+        meta.unlink(missing_ok=True)
     for src in _css_files(root, config, lines, sources):
         shutil.copy2(src, site / src.name)
     install_reveal(site)
-    meta.unlink()
     return site / "index.html"
 
 
@@ -220,10 +350,147 @@ def _uses_citations(source: Path) -> bool:
     return "bibliography:" in head
 
 
-def copy_figures(root: Path) -> None:
-    """Figures materialised in slides/_figures go beside the HTML, as Quarto does."""
-    src, dst = root / "slides" / "_figures", root / SITE / "_figures"
+def copy_figures(root: Path, site: Path | None = None) -> None:
+    """Every file materialised in slides/_figures goes to <site>/_figures, whatever the renderer
+    copied itself (Quarto copies only what an `src` or an image's `data-src` names: not an
+    iframe's page, not a JSON output). A stray file or link there is not a figure: left out."""
+    src, dst = root / "slides" / "_figures", (site or root / SITE) / "_figures"
     if dst.exists():
         shutil.rmtree(dst)
-    if src.exists():
-        shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".key"))
+    if not src.is_dir():
+        return
+    dst.mkdir(parents=True)
+    for d in sorted(src.iterdir()):
+        if d.is_dir() and not d.is_symlink() and not d.name.startswith("."):
+            shutil.copytree(d, dst / d.name, ignore=shutil.ignore_patterns(".*"), symlinks=True)
+
+
+# -- the site: stamp, manifest, staging, swap ---------------------------------------------
+def render_stamp(root: Path, renderer: str, outcomes: dict) -> str:
+    """Everything the rendered deck depends on: slides, config, filter, figure keys, ces."""
+    from . import __version__, publish
+    from .cache import digest_json, sha256_file
+
+    files = {}
+    for path in sorted((root / "slides").rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and not rel.startswith("slides/_figures/"):
+            files[rel] = sha256_file(path)
+    files[CONFIG] = sha256_file(root / CONFIG)
+    for name, path in (("filter", FILTER),
+                       ("publish", Path(publish.__file__)), ("render", Path(__file__))):
+        files[name] = sha256_file(path)
+    for path in sorted(TEMPLATES.glob("*")):
+        files[f"templates/{path.name}"] = sha256_file(path)
+    return digest_json({"renderer": renderer, "ces": __version__, "files": files,
+                        "figures": {n: o.entry.key for n, o in sorted(outcomes.items()) if o.entry is not None}})
+
+
+def _site_files(site: Path) -> list[Path]:
+    return sorted(p for p in site.rglob("*") if p.is_file() and not p.is_symlink() and p.name != SITE_MANIFEST)
+
+
+def write_site_manifest(site: Path, stamp: str) -> None:
+    from .cache import sha256_file
+
+    files = {}
+    for p in _site_files(site):
+        st = p.stat()
+        files[p.relative_to(site).as_posix()] = [st.st_size, st.st_mtime_ns, sha256_file(p)]
+    (site / SITE_MANIFEST).write_text(json.dumps({"stamp": stamp, "files": files}, indent=0), encoding="utf-8")
+
+
+def site_problem(site: Path, stamp: str) -> str | None:
+    """Why `site` is not the deck `stamp` describes (None: it is). A file whose size and mtime
+    are those recorded is trusted; any other is hashed."""
+    from .cache import sha256_file
+
+    try:
+        manifest = json.loads((site / SITE_MANIFEST).read_text(encoding="utf-8"))
+        files, recorded = manifest["files"], manifest["stamp"]
+        if not isinstance(files, dict):
+            raise TypeError
+    except FileNotFoundError:
+        return "no site manifest"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unreadable site manifest"
+    if recorded != stamp:
+        return "slides, config, figures or ces changed"
+    try:
+        records = [(rel, int(size), int(mtime), str(digest)) for rel, (size, mtime, digest) in files.items()]
+    except (TypeError, ValueError):
+        return "unreadable site manifest"
+    for rel, size, mtime, digest in records:
+        p = site / rel
+        try:
+            st = os.lstat(p)
+        except OSError:
+            return f"{rel} is missing"
+        if not p.is_file() or p.is_symlink():
+            return f"{rel} is not a file"
+        if (st.st_size, st.st_mtime_ns) != (size, mtime) and sha256_file(p) != digest:
+            return f"{rel} was changed"
+    for p in _site_files(site):  # e.g. _site/slides/ of a `quarto render` run by hand
+        rel = p.relative_to(site).as_posix()
+        if rel not in files and rel not in SITE_EXTRAS:
+            return f"{rel} is not part of the deck"
+    return None
+
+
+def complete_outcomes(root: Path, figures: dict, outcomes: dict) -> dict:
+    """The outcomes of this build plus, for every other figure of the deck, the entry whose
+    outputs lie in slides/_figures (its .key): `ces build one-figure` still publishes the
+    provenance of all of them."""
+    from .cache import MANIFEST, Entry
+    from .runner import Outcome
+
+    full = dict(outcomes)
+    for name in sorted(set(figures) - set(outcomes)):
+        try:
+            key = (root / "slides" / "_figures" / name / ".key").read_text().strip()
+            path = root / "cache" / name / key[:16]
+            manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(manifest, dict) and manifest.get("key") == key:
+            full[name] = Outcome(name, "cached", entry=Entry(path, manifest))
+    return full
+
+
+def _swap_in(staging: Path, site: Path) -> None:
+    """Replace `site` by `staging` (two renames: never a half-written site)."""
+    old = staging.parent / f"{staging.name}.old"
+    if site.is_symlink() or site.is_file():
+        site.unlink()
+    elif site.exists():
+        os.rename(site, old)
+    os.rename(staging, site)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def render_site(root: Path, which: str, config: dict, lines: dict, sources: list[Path], figures: dict,
+                outcomes: dict) -> str:
+    """Render the deck unless _site/ already is what it would be; returns what was done."""
+    from . import publish
+
+    outcomes = complete_outcomes(root, figures, outcomes)
+    stamp = render_stamp(root, which, outcomes)
+    site = root / SITE
+    if site.is_dir() and not site.is_symlink() and site_problem(site, stamp) is None:
+        return "up to date"
+    t = time.perf_counter()
+    base = root / STAGING
+    shutil.rmtree(base, ignore_errors=True)  # what a killed build left (we hold the build lock)
+    base.mkdir(parents=True)
+    staging = base / f"site-{os.getpid()}"
+    staging.mkdir()
+    if which == "quarto":
+        render_quarto(root, config, sources, figures, staging)
+    else:
+        render_pandoc(root, config, lines, sources, figures, staging)
+    copy_figures(root, staging)
+    publish.finalize_site(root, staging, figures, outcomes)
+    write_site_manifest(staging, stamp)
+    _swap_in(staging, site)
+    shutil.rmtree(base, ignore_errors=True)
+    return f"rendered with {which} in {time.perf_counter() - t:.1f} s"

@@ -556,7 +556,7 @@ def test_a_render_killed_halfway_is_redone_even_if_the_deck_comes_back(deck, mon
     original = slide.read_text()
     slide.write_text(original + "\n## Une diapositive de plus\n")
 
-    def copy_then_die(root):
+    def copy_then_die(root, site=None):
         shutil.rmtree(root / "_site" / "_figures")
         raise Crash
 

@@ -134,7 +134,7 @@ def test_overview_and_speaker_view_open_from_the_keyboard(served):
     assert log["failed_requests"] == []
 
 
-def test_the_provenance_page_lists_the_figure_with_its_key(deck, served):
+def test_the_provenance_page_opens_in_a_new_tab_and_leads_back_to_the_slide(deck, served):
     _, key = deck
     log: dict = {}
     with browser._page(served + "/index.html", log) as page:
@@ -146,17 +146,54 @@ def test_the_provenance_page_lists_the_figure_with_its_key(deck, served):
         assert link.get_attribute("title") == f"script figures/line.py, clé {key[:16]}"
         page.wait_for_timeout(300)
         page.screenshot(path=str(ARTIFACTS / "figure-with-provenance-link.png"))
-        link.click()
-        page.wait_for_url(served + "/provenance.html#line")
-        section = page.locator("section#line")
+        with page.context.expect_page() as tab_info:
+            link.click()
+        tab = tab_info.value
+        tab.wait_for_load_state()
+        assert tab.url == served + "/provenance.html?retour=%23%2F1#line", tab.url
+        assert "/index.html" in page.url and page.evaluate("() => Reveal.getIndices().h") == 1, \
+            "the deck lost its slide"
+        section = tab.locator("section#line")
         text = section.inner_text()
         for expected in (key, "figures/line.py", "smoke", "cpu", "figures/data/offset.txt"):
             assert expected in text, expected
-        assert page.evaluate("() => document.querySelector(':target').id") == "line"
-        page.screenshot(path=str(ARTIFACTS / "provenance.png"), full_page=True)
+        assert tab.evaluate("() => document.querySelector(':target').id") == "line"
+        tab.screenshot(path=str(ARTIFACTS / "provenance.png"), full_page=True)
+        back = tab.locator("a#retour")
+        assert back.inner_text() == "← Retour à l’exposé"
+        back.click()
+        tab.wait_for_function("() => window.Reveal && Reveal.isReady()")
+        assert tab.url.startswith(served + "/index.html#/")  # Reveal rewrites #/1 as the slide's id
+        assert tab.evaluate("() => Reveal.getIndices().h") == 1
     assert log["console_errors"] == [] and log["external_requests"] == [] and log["failed_requests"] == []
     with urllib.request.urlopen(served + "/provenance.html") as r:
         assert r.status == 200
+
+
+@pytest.mark.parametrize("retour, expected", [("%23%2F3", "index.html#/3"), ("%23%2F2%2F1", "index.html#/2/1"),
+                                               ("javascript%3Aalert(1)", "index.html"), ("", "index.html")])
+def test_the_return_link_takes_only_a_slide_hash(served, retour, expected):
+    with browser._page(f"{served}/provenance.html?retour={retour}") as page:
+        page.wait_for_load_state()
+        assert page.locator("a#retour").get_attribute("href") == expected
+
+
+def test_help_search_and_controls_are_in_french(served):
+    with browser._page(served + "/index.html") as page:
+        assert browser._wait_ready(page)
+        labels = page.evaluate("() => [...document.querySelectorAll('.reveal .controls button')]"
+                               ".map(b => b.getAttribute('aria-label'))")
+        assert "diapositive suivante" in labels and not any("slide" in (x or "") for x in labels), labels
+        page.locator("body").focus()
+        page.keyboard.press("Shift+?")
+        page.wait_for_selector(".overlay-help, .r-overlay-help")
+        help_text = page.locator(".overlay-help, .r-overlay-help").inner_text()
+        for label in ("Diapositive suivante", "Vue d’ensemble", "Rechercher", "Plein écran"):
+            assert label in help_text, label
+        assert "Next slide" not in help_text
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+Shift+F")
+        assert page.locator(".searchinput").get_attribute("placeholder") == "Rechercher…"
 
 
 def test_pdf_has_one_page_per_slide_or_per_fragment(deck):

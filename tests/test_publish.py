@@ -176,7 +176,8 @@ def test_provenance_page_lists_each_figure(project):
 def test_each_figure_image_links_to_its_provenance(project):
     finalize(project)
     index = (project.site / "index.html").read_text()
-    links = re.findall(r'<a class="ces-provenance" href="([^"]+)" title="([^"]+)">([^<]+)</a>', index)
+    links = re.findall(r'<a class="ces-provenance" href="([^"]+)" target="_blank" rel="noopener" '
+                       r'title="([^"]+)">([^<]+)</a>', index)
     key = project.outcomes["derivable"].entry.manifest["key"]
     expected = ("provenance.html#derivable", f"script figures/derivable.py, clé {key[:16]}",
                 f"⚙ derivable · {key[:8]}")
@@ -186,6 +187,7 @@ def test_each_figure_image_links_to_its_provenance(project):
     assert 'alt="Une courbe" /><a class="ces-provenance"' in index  # right after the image
     assert 'alt="sans attribut ces"><a class="ces-provenance"' in index
     assert index.count('id="ces-provenance-style"') == 1
+    assert index.count('id="ces-deck-script"') == 1 and "Reveal.layout()" in index  # a deck page: the script once
     nested = (project.site / "sub" / "page.html").read_text()
     assert 'href="../provenance.html#derivable"' in nested
 
@@ -206,6 +208,7 @@ def test_a_site_without_figures_gets_an_empty_provenance_page(tmp_path):
     publish.finalize_site(tmp_path, site, {}, {})
     assert "Aucune figure calculée." in (site / "provenance.html").read_text()
     assert "ces-provenance-style" not in (site / "index.html").read_text()
+    assert "ces-deck-script" not in (site / "index.html").read_text()  # not a Reveal deck
 
 
 def test_published_path_finds_the_hashed_file(project):

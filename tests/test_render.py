@@ -1,9 +1,15 @@
 """Rendering: the deck has the expected slides, opens in Chromium, and a no-op build renders nothing."""
 
+import contextlib
+import functools
+import http.server
+import json
 import os
 import re
 import sys
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +113,239 @@ def test_deck_in_chromium(deck, run_ces, tmp_path):
     assert report["console_errors"] == []
     assert report["external_requests"] == []
     assert report["math_rendered"] >= 1
+
+
+# -- the site is checked against its manifest, rendered in staging, swapped in whole -----------
+def _break_reveal(site):
+    (site / "reveal.js" / "dist" / "reveal.js").unlink()
+
+
+def _drop_figure(site):
+    published_path(site, "line", "line.svg").unlink()
+
+
+def _edit_figure(site):
+    p = published_path(site, "line", "line.svg")
+    p.write_text(p.read_text().replace("black", "red"))
+
+
+def _edit_index_same_size(site):
+    p = site / "index.html"
+    text = p.read_text()
+    p.write_text(text.replace("Petit exposé", "Petit exposè"))  # same size, new content
+
+
+def _add_stray_page(site):
+    (site / "slides").mkdir()
+    (site / "slides" / "index.html").write_text("<p>rendered by hand</p>")
+
+
+def _touch_only(site):
+    os.utime(site / "index.html")
+    os.utime(published_path(site, "line", "line.svg"))
+
+
+@pytest.mark.parametrize("damage, rerendered", [
+    (_break_reveal, True), (_drop_figure, True), (_edit_figure, True), (_edit_index_same_size, True),
+    (_add_stray_page, True), (_touch_only, False),  # the last: nothing changed, nothing to redo
+])
+def test_a_damaged_site_is_rendered_again(deck, run_ces, damage, rerendered):
+    run_ces(deck, "build", "--profile", "smoke")
+    damage(deck / "_site")
+    out = run_ces(deck, "build", "--profile", "smoke").stdout
+    assert ("rendered with pandoc" in out) is rerendered, out
+    assert ("deck up to date" in out) is not rerendered, out
+    if rerendered:
+        assert "deck up to date" in run_ces(deck, "build", "--profile", "smoke").stdout
+        site = deck / "_site"
+        assert (site / "reveal.js" / "dist" / "reveal.js").is_file() and not (site / "slides").exists()
+        assert "black" in published_path(site, "line", "line.svg").read_text()
+        assert "Petit exposé" in (site / "index.html").read_text()
+
+
+def test_a_failed_render_keeps_the_last_good_site(deck, run_ces, monkeypatch):
+    from builder import build, render
+
+    run_ces(deck, "build", "--profile", "smoke")
+    good = {p.relative_to(deck / "_site"): p.read_bytes() for p in (deck / "_site").rglob("*") if p.is_file()}
+    qmd = deck / "slides" / "index.qmd"
+    qmd.write_text(qmd.read_text() + "\n## Nouvelle\n")
+    real = render.render_pandoc
+
+    def half_then_fail(root, config, lines, sources, figures, site=None):
+        real(root, config, lines, sources, figures, site)
+        (site / "index.html").write_text("half")
+        raise render.RenderError("pandoc failed (exit 64)")
+
+    monkeypatch.setattr(render, "render_pandoc", half_then_fail)
+    with pytest.raises(render.RenderError):
+        build.build(deck, "smoke", 1, False, "pandoc", False, echo=lambda *a: None)
+    now = {p.relative_to(deck / "_site"): p.read_bytes() for p in (deck / "_site").rglob("*") if p.is_file()}
+    assert now == good
+    monkeypatch.undo()
+    out = run_ces(deck, "build", "--profile", "smoke").stdout
+    assert "rendered with pandoc" in out and "Nouvelle" in (deck / "_site" / "index.html").read_text()
+    assert not (deck / ".ces" / "render").exists(), "staging left behind"
+
+
+SECOND_FIGURE = '''"""A second tiny figure."""
+
+FIGURE = {"name": "dots", "caption": "Des points", "alt": "Trois points", "outputs": ["dots.svg"],
+          "needs": [], "seed": 0, "profiles": {"smoke": {}, "quick": {}, "full": {}}}
+
+from builder.script import setup
+
+fig = setup(FIGURE)
+fig.out("dots.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="30pt" height="15pt"></svg>\\n')
+'''
+
+
+def test_provenance_covers_every_figure_after_building_one(deck, run_ces):
+    (deck / "figures" / "dots.py").write_text(SECOND_FIGURE)
+    qmd = deck / "slides" / "index.qmd"
+    qmd.write_text(qmd.read_text() + "\n## Des points\n\n![Des points](_figures/dots/dots.svg)\n")
+    run_ces(deck, "build", "--profile", "smoke")
+    (deck / "figures" / "data" / "offset.txt").write_text("5\n")
+    out = run_ces(deck, "build", "--profile", "smoke", "line").stdout
+    assert "ran      line" in out and "dots" not in out
+    provenance = (deck / "_site" / "provenance.html").read_text()
+    assert '<section id="line">' in provenance and '<section id="dots">' in provenance
+    index = (deck / "_site" / "index.html").read_text()
+    assert index.count('class="ces-provenance"') == 2
+    assert published_path(deck / "_site", "dots", "dots.svg").is_file()
+
+
+def test_a_stray_file_in_slides_figures_fails_no_build(deck, run_ces):
+    run_ces(deck, "build", "--profile", "smoke")
+    (deck / "slides" / "_figures" / "NOTES.txt").write_text("not a figure")
+    (deck / "slides" / "index.qmd").write_text((deck / "slides" / "index.qmd").read_text() + "\nEncore.\n")
+    out = run_ces(deck, "build", "--profile", "smoke").stdout
+    assert "rendered with pandoc" in out
+    assert not (deck / "_site" / "_figures" / "NOTES.txt").exists()
+
+
+# -- every computed figure carries its intrinsic size --------------------------------------------
+PNG_3x2 = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000003000000020806000000")
+
+
+@pytest.mark.parametrize("content, name, size", [
+    ('<svg xmlns="http://www.w3.org/2000/svg" width="460.8pt" height="345.6pt" viewBox="0 0 460.8 345.6">',
+     "a.svg", (614, 461)),                                        # matplotlib: pt, 1 pt = 96/72 px
+    ('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50">', "b.svg", (100, 50)),
+    ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 300 150">', "c.svg", (300, 150)),
+    ('<svg xmlns="http://www.w3.org/2000/svg" width="100%" height="100%">', "d.svg", None),  # no size
+    (PNG_3x2, "e.png", (3, 2)),
+    (b"\x89PNG broken", "f.png", None),
+])
+def test_intrinsic_size(tmp_path, content, name, size):
+    from builder.render import intrinsic_size
+
+    p = tmp_path / name
+    p.write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert intrinsic_size(p) == size
+
+
+def test_figure_images_carry_their_size_unless_the_slide_gives_one(deck, run_ces):
+    line = deck / "figures" / "line.py"
+    line.write_text(line.read_text().replace('width="100" height="100"', 'width="360pt" height="180pt"'))
+    qmd = deck / "slides" / "index.qmd"
+    qmd.write_text(qmd.read_text() + '\n## Large\n\n![Large](_figures/line/line.svg){width="50%"}\n')
+    run_ces(deck, "build", "--profile", "smoke")
+    imgs = re.findall(r"<img\b[^>]*>", (deck / "_site" / "index.html").read_text(), re.S)
+    assert len(imgs) == 2
+    assert 'width="480"' in imgs[0] and 'height="240"' in imgs[0]
+    assert "aspect-ratio:480/240" in imgs[1] and "width:50" in imgs[1] and 'height="' not in imgs[1]
+
+
+# -- a figure slide reached directly is laid out right ------------------------------------------
+BIG_FIGURE_SLIDES = """
+## Avant
+
+Du texte.
+
+## Grande figure
+
+![Une grande figure](_figures/dots/dots.svg){width="100%"}
+"""
+_FIGURE_BOX_JS = """
+async () => {
+  const img = document.querySelector('.reveal .slides section.present img');
+  if (!img.complete) await new Promise(r => { img.addEventListener('load', r); img.addEventListener('error', r); });
+  await new Promise(r => setTimeout(r, 300));
+  const b = img.getBoundingClientRect(), s = document.querySelector('.reveal').getBoundingClientRect();
+  return {top: b.top - s.top, bottom: b.bottom - s.top, height: s.height, loaded: img.naturalWidth > 0};
+}
+"""
+
+
+def _unsized(site: Path) -> None:
+    """The deck as before: no intrinsic size on the figure, no layout again when it loads."""
+    index = site / "index.html"
+    text = index.read_text()
+    text = re.sub(r'aspect-ratio:\d+/\d+;height:auto;?', "", text)
+    text = re.sub(r'<script id="ces-deck-script">.*?</script>', "", text, flags=re.S)
+    index.write_text(text)
+
+
+@contextlib.contextmanager
+def _slow_figures(site: Path):
+    """Serve `site`, each figure file half a second late (a figure arrives after Reveal's
+    first layout, as over a real network)."""
+    class Slow(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if "/_figures/" in self.path:
+                time.sleep(0.5)
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Slow, directory=str(site)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("renderer, mutate", [("pandoc", None), ("quarto", None), ("pandoc", _unsized)],
+                         ids=["pandoc", "quarto (stand-in)", "broken: unsized figure"])
+def test_a_figure_slide_reached_directly_lies_inside_the_slide(deck, run_ces, renderer, mutate):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} not found")
+    from browser import _page, _wait_ready
+
+    big = SECOND_FIGURE.replace('width="30pt" height="15pt">', 'width="900pt" height="420pt"><circle r="80" cx="90" cy="90"/>')
+    (deck / "figures" / "dots.py").write_text(big)
+    qmd = deck / "slides" / "index.qmd"
+    qmd.write_text(qmd.read_text() + BIG_FIGURE_SLIDES)
+    from test_quarto import quarto_env
+
+    run_ces(deck, "build", "--profile", "smoke", "--renderer", renderer, env=quarto_env(deck))
+    if mutate:
+        mutate(deck / "_site")
+    with _slow_figures(deck / "_site") as base, _page(base + "/index.html") as page:
+        assert _wait_ready(page)
+        page.wait_for_load_state("load")  # Reveal lays out again on window load: what comes after counts
+        page.evaluate("() => { location.hash = '#/4'; }")  # a #/N link (G+number, search: Reveal.slide)
+        page.wait_for_function("() => Reveal.getIndices().h === 4")
+        box = page.evaluate(_FIGURE_BOX_JS)
+        page.screenshot(path=str(deck / "jump.png"))
+    inside = box["loaded"] and box["top"] >= 0 and box["bottom"] <= box["height"] + 1
+    assert inside is (mutate is None), box
+
+
+@pytest.mark.parametrize("manifest", ['{"stamp": "STAMP", "files": {"index.html": 5}}', "[", '{"files": []}', "null",
+                                      '{"stamp": "STAMP", "files": {"index.html": [1, "x", null]}}'])
+def test_a_malformed_site_manifest_means_render_again(deck, run_ces, manifest):
+    run_ces(deck, "build", "--profile", "smoke")
+    path = deck / "_site" / ".ces-site.json"
+    path.write_text(manifest.replace("STAMP", json.loads(path.read_text())["stamp"]))
+    out = run_ces(deck, "build", "--profile", "smoke")
+    assert "rendered with pandoc" in out.stdout and "Traceback" not in out.stderr
