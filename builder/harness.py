@@ -23,6 +23,11 @@ IGNORED_DIRS = ("builder", ".git", "_site", "_scratch", ".ces", "slides/_figures
 MUTATING = {"os.remove": 0, "os.rmdir": 0, "shutil.rmtree": 0, "os.truncate": 0, "os.mkdir": 0,
             "os.rename": (0, 1), "os.symlink": 1, "os.link": 1, "shutil.copyfile": 1, "os.chmod": 0,
             "os.utime": 0, "os.mkfifo": 0, "os.mknod": 0, "os.setxattr": 0, "os.removexattr": 0}
+# Where each of those events carries its dir_fd arguments (a name relative to a directory
+# descriptor, as shutil.rmtree and tempfile's cleanup use them): (path index, dir_fd index).
+DIR_FDS = {"os.remove": {0: 1}, "os.rmdir": {0: 1}, "os.mkdir": {0: 2}, "os.rename": {0: 2, 1: 3},
+           "os.symlink": {1: 2}, "os.link": {0: 2, 1: 3}, "os.chmod": {0: 2}, "os.utime": {0: 3},
+           "os.mkfifo": {0: 2}, "os.mknod": {0: 3}}
 SPAWNING = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
             "pty.spawn", "_posixsubprocess.fork_exec")
 # Upstream outputs live in cache/<figure>/ and are keyed by the upstream key instead; pinned
@@ -90,6 +95,16 @@ def main(spec_path: str) -> int:
             return None
         return path
 
+    def beside_fd(args, i, fds):
+        """args[i] made absolute against its dir_fd argument, when it has one."""
+        path, fd = args[i], (args[fds[i]] if i in fds and fds[i] < len(args) else None)
+        if isinstance(fd, int) and fd >= 0 and isinstance(path, (str, bytes)) and not os.path.isabs(path):
+            try:
+                return os.path.join(os.readlink(f"/proc/self/fd/{fd}"), os.fsdecode(path))
+            except OSError:
+                return None   # an fd that is gone: not a name in the project we can tell
+        return path
+
     def relevant(path) -> str | None:
         if isinstance(path, bytes):
             path = os.fsdecode(path)
@@ -125,7 +140,7 @@ def main(spec_path: str) -> int:
         elif event in MUTATING:
             where = MUTATING[event]
             for i in (where if isinstance(where, tuple) else (where,)):
-                if i < len(args) and (path := in_project(args[i])) is not None:
+                if i < len(args) and (path := in_project(beside_fd(args, i, DIR_FDS.get(event, {})))) is not None:
                     vandalised.add(f"{event.split('.')[-1]} {os.path.relpath(path, root)}")
         elif event.startswith(SPAWNING) and len(started) < 20:
             started.append(f"{event} {str(args[1] if len(args) > 1 else args)[:120]}")

@@ -662,7 +662,20 @@ VANDALS = {
                       "rename figures/_helper.py"),
     "shell": ('import subprocess\nsubprocess.run(["sh", "-c", "echo pwned > slides/index.qmd"], check=True)\n',
               "slides/index.qmd", "exit 1"),
+    # a name relative to a directory descriptor (how shutil.rmtree removes): still the project's
+    "remove-by-dir-fd": ('import os\nfd = os.open("figures/data", os.O_RDONLY)\nos.remove("offset.txt", dir_fd=fd)\n',
+                         "figures/data/offset.txt", "changed the project: remove figures/data/offset.txt"),
 }
+
+
+def test_a_figure_cleaning_its_own_temporary_directory_is_no_vandal(deck):
+    """shutil.rmtree of a directory outside the project removes names relative to its descriptor:
+    those are not the project's files (the llm-pot sandbox cleans its working directory so)."""
+    add_figure(deck, "tidy", 'import shutil, tempfile\nd = Path(tempfile.mkdtemp())\n'
+               '(d / "main.py").write_text("x")\n(d / "sub").mkdir()\n(d / "sub" / "a").write_text("y")\n'
+               'shutil.rmtree(d)\nfig.save_json("out.json", 1)\n')
+    out = ces(deck, "build", "--profile", "smoke", timeout=60)
+    assert out.returncode == 0 and "ran      tidy" in out.stdout, out.stdout + out.stderr
 
 
 @pytest.mark.parametrize("guard", ["on", "off"])
