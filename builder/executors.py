@@ -47,6 +47,9 @@ def load_config(root: Path) -> dict:
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{CONFIG_FILE}: not UTF-8 ({exc.reason} at byte {exc.start})",
+                          tip="save the file as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{CONFIG_FILE}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):

@@ -425,6 +425,12 @@ DAMAGE = {
     "manifest-output-dropped": ("png", _edit_manifest(lambda m: m["outputs"].pop("plot.png")), "corrupt"),
     "manifest-truncated": ("line", lambda e: _cut(e / "manifest.json"), "missing"),
     "manifest-deleted": ("png", lambda e: (e / "manifest.json").unlink(), "missing"),
+    # issue #12: each of these was a traceback on every build
+    "manifest-deeply-nested": ("line", lambda e: (e / "manifest.json").write_text("[" * 200_000), "missing"),
+    "manifest-date-null": ("line", _edit_manifest(lambda m: m.update(date=None)), "missing"),
+    "manifest-outputs-a-list": ("line", _edit_manifest(lambda m: m.update(outputs=["line.svg"])), "missing"),
+    "manifest-reads-a-list": ("line", _edit_manifest(lambda m: m.update(reads=["x"])), "corrupt"),
+    "manifest-not-a-dict": ("png", lambda e: (e / "manifest.json").write_text("[1, 2]"), "missing"),
 }
 
 
