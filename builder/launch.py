@@ -11,7 +11,7 @@ and builder.sandbox (untrusted code). What every launch gets:
   - a token in its environment (CES_LAUNCH=<ces pid>-<uuid>) that its descendants inherit: when
     it ends, any process still carrying the token (a daemon started in its own session) is
     killed too; `become_subreaper()` makes ces the parent of such orphans so that they are
-    reaped, and `kill_orphans()` (at the start of a build) kills what a killed ces left.
+    reaped, and `kill_orphans(root)` (at the start of a build) kills what a killed ces left.
 
 The API (stable: builder.sandbox uses it too):
 
@@ -28,7 +28,7 @@ The API (stable: builder.sandbox uses it too):
              ("exit 3", "killed by SIGKILL (out of memory, …)", "timed out after 5 s").
 
 Also: tail(path, lines) of a log, copy_tail(src, dst, max_bytes), kill_group(proc),
-exit_problem(returncode), become_subreaper(), kill_orphans().
+exit_problem(returncode), become_subreaper(), kill_orphans(cwd).
 """
 
 from __future__ import annotations
@@ -163,9 +163,17 @@ def _reap(pids: list[int]) -> None:
             time.sleep(0.01)
 
 
-def kill_orphans() -> int:
-    """SIGKILL what launches of a ces that is gone left behind (a daemon in its own session that
-    survived a kill -9 of ces): processes whose CES_LAUNCH names a pid that no longer runs."""
+def _place(cwd) -> str:
+    import hashlib
+
+    return hashlib.sha256(os.fsencode(os.path.realpath(cwd or "."))).hexdigest()[:12]
+
+
+def kill_orphans(cwd) -> int:
+    """SIGKILL what launches in `cwd` (a project) of a ces that is gone left behind (a daemon in
+    its own session that survived a kill -9 of ces): processes whose CES_LAUNCH names this place
+    and a pid that no longer runs. Other projects' processes are not touched."""
+    place = _place(cwd).encode()
     killed = []
     me = os.getpid()
     prefix = f"{TOKEN_ENV}=".encode()
@@ -181,8 +189,8 @@ def kill_orphans() -> int:
                 token = next((v[len(prefix):] for v in f.read().split(b"\0") if v.startswith(prefix)), None)
             if token is None:
                 continue
-            owner = int(token.split(b"-", 1)[0])
-            if owner == me or _alive(owner):
+            owner, where, _ = token.split(b"-", 2)
+            if where != place or int(owner) == me or _alive(int(owner)):
                 continue
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
@@ -203,7 +211,7 @@ def _alive(pid: int) -> bool:
 def run(cmd, cwd, env, log_path=None, timeout=None, memory_bytes=None, cpu_seconds=None, *,
         fsize_bytes=None, stdout=None, stderr=None, pass_fds=(), on_start=None) -> Result:
     """Run cmd to its end (or its timeout); see the module docstring."""
-    token = f"{os.getpid()}-{uuid.uuid4().hex}"  # the launching ces' pid: kill_orphans reads it
+    token = f"{os.getpid()}-{_place(cwd)}-{uuid.uuid4().hex}"  # who launched it, where: kill_orphans reads it
     env = dict(os.environ if env is None else env, **{TOKEN_ENV: token})
     start = time.perf_counter()
     log = open(log_path, "wb") if log_path is not None else None

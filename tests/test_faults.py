@@ -629,8 +629,8 @@ BAD_OUTPUTS = {
                        "output out.json is a symbolic link, not a regular file"),
     "link-to-dev-zero": ('import os\nos.symlink("/dev/zero", fig.out("out.json"))\n',
                          "output out.json is a symbolic link, not a regular file"),
-    "hard-link": ('import os\nPath("_scratch").mkdir(exist_ok=True)\nPath("_scratch/x").write_text("1")\n'
-                  'os.link("_scratch/x", fig.out("out.json"))\n', "output out.json is a hard link"),
+    "hard-link": ('import os, tempfile\nsrc = Path(tempfile.mkdtemp()) / "x"\nsrc.write_text("1")\n'
+                  'os.link(src, fig.out("out.json"))\n', "output out.json is a hard link"),
     "directory": ('fig.out("out.json").mkdir()\n', "output out.json is a directory, not a regular file"),
     "too-big": ('fig.out("out.json").write_bytes(b"0" * (3 * 2**20))\n', "output out.json is 3.0 MiB, over the 2 MiB cap"),
 }
