@@ -122,28 +122,41 @@ def kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def kill_marked(token: str) -> int:
-    """SIGKILL every process of ours whose environment carries CES_LAUNCH=token; how many."""
-    needle = f"{TOKEN_ENV}={token}".encode()
-    killed = []
+def _launched():
+    """(pid, CES_LAUNCH token) of every process of ours that carries one (not this one)."""
+    prefix = f"{TOKEN_ENV}=".encode()
     me = os.getpid()
     try:
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
-        return 0
+        return
     for pid in pids:
         if pid == me:
             continue
         try:
             with open(f"/proc/{pid}/environ", "rb") as f:
-                if needle not in f.read().split(b"\0"):
-                    continue
+                token = next((v[len(prefix):] for v in f.read().split(b"\0") if v.startswith(prefix)), None)
+        except OSError:
+            continue
+        if token is not None:
+            yield pid, token.decode(errors="replace")
+
+
+def _kill(pids: list[int]) -> int:
+    killed = []
+    for pid in pids:
+        try:
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
-        except (OSError, ValueError):
-            continue
+        except OSError:
+            pass
     _reap(killed)
     return len(killed)
+
+
+def kill_marked(token: str) -> int:
+    """SIGKILL every process of ours whose environment carries CES_LAUNCH=token; how many."""
+    return _kill([pid for pid, t in _launched() if t == token])
 
 
 def _reap(pids: list[int]) -> None:
@@ -173,31 +186,12 @@ def kill_orphans(cwd) -> int:
     """SIGKILL what launches in `cwd` (a project) of a ces that is gone left behind (a daemon in
     its own session that survived a kill -9 of ces): processes whose CES_LAUNCH names this place
     and a pid that no longer runs. Other projects' processes are not touched."""
-    place = _place(cwd).encode()
-    killed = []
-    me = os.getpid()
-    prefix = f"{TOKEN_ENV}=".encode()
-    try:
-        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
-    except OSError:
-        return 0
-    for pid in pids:
-        if pid == me:
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                token = next((v[len(prefix):] for v in f.read().split(b"\0") if v.startswith(prefix)), None)
-            if token is None:
-                continue
-            owner, where, _ = token.split(b"-", 2)
-            if where != place or int(owner) == me or _alive(int(owner)):
-                continue
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
-        except (OSError, ValueError):
-            continue
-    _reap(killed)
-    return len(killed)
+    place, me = _place(cwd), os.getpid()
+
+    def orphaned(token: str) -> bool:
+        owner, where = (token.split("-", 2) + ["", ""])[:2]
+        return where == place and owner.isdigit() and int(owner) != me and not _alive(int(owner))
+    return _kill([pid for pid, token in _launched() if orphaned(token)])
 
 
 def _alive(pid: int) -> bool:
