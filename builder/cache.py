@@ -217,6 +217,7 @@ class Cache:
                                                         for name in sorted(spec.outputs)},
             "wall_time_s": round(record.get("wall_time_s", 0.0), 3),
             "device": record.get("device", "cpu"),
+            "write_guard": record.get("write_guard"),   # what kept the project read-only, or None
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "python": sys.version.split()[0],
             "ces_format": FORMAT,
