@@ -102,7 +102,7 @@ def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep
         render.check_pandoc(root, config, lines, sources)
     cache = Cache(root)
     with disk_errors(root), build_lock(root, echo):
-        launch.kill_orphans()  # processes a killed ces' figures left running
+        launch.kill_orphans(root)  # processes a killed ces' figures left running here
         clean_staging(cache)  # staging left by killed runs; that of submitted Slurm jobs stays
         runner = Runner(root, figures, cache, profile, jobs=jobs, keep_going=keep_going, echo=echo, executor=executor)
         outcomes = runner.build(figures_wanted, frozen=frozen)

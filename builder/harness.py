@@ -139,6 +139,9 @@ def main(spec_path: str) -> int:
                 first_read(path)
         elif event in MUTATING:
             where = MUTATING[event]
+            if any(isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in args[1:]) and \
+                    not all(os.path.isabs(os.fsdecode(a)) for a in args if isinstance(a, (str, bytes))):
+                return  # relative to an open directory (shutil.rmtree; AT_FDCWD is -100): not resolvable here
             for i in (where if isinstance(where, tuple) else (where,)):
                 if i < len(args) and (path := in_project(beside_fd(args, i, DIR_FDS.get(event, {})))) is not None:
                     vandalised.add(f"{event.split('.')[-1]} {os.path.relpath(path, root)}")

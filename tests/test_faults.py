@@ -425,6 +425,12 @@ DAMAGE = {
     "manifest-output-dropped": ("png", _edit_manifest(lambda m: m["outputs"].pop("plot.png")), "corrupt"),
     "manifest-truncated": ("line", lambda e: _cut(e / "manifest.json"), "missing"),
     "manifest-deleted": ("png", lambda e: (e / "manifest.json").unlink(), "missing"),
+    # issue #12: each of these was a traceback on every build
+    "manifest-deeply-nested": ("line", lambda e: (e / "manifest.json").write_text("[" * 200_000), "missing"),
+    "manifest-date-null": ("line", _edit_manifest(lambda m: m.update(date=None)), "missing"),
+    "manifest-outputs-a-list": ("line", _edit_manifest(lambda m: m.update(outputs=["line.svg"])), "missing"),
+    "manifest-reads-a-list": ("line", _edit_manifest(lambda m: m.update(reads=["x"])), "corrupt"),
+    "manifest-not-a-dict": ("png", lambda e: (e / "manifest.json").write_text("[1, 2]"), "missing"),
 }
 
 
@@ -623,8 +629,8 @@ BAD_OUTPUTS = {
                        "output out.json is a symbolic link, not a regular file"),
     "link-to-dev-zero": ('import os\nos.symlink("/dev/zero", fig.out("out.json"))\n',
                          "output out.json is a symbolic link, not a regular file"),
-    "hard-link": ('import os\nPath("_scratch").mkdir(exist_ok=True)\nPath("_scratch/x").write_text("1")\n'
-                  'os.link("_scratch/x", fig.out("out.json"))\n', "output out.json is a hard link"),
+    "hard-link": ('import os, tempfile\nsrc = Path(tempfile.mkdtemp()) / "x"\nsrc.write_text("1")\n'
+                  'os.link(src, fig.out("out.json"))\n', "output out.json is a hard link"),
     "directory": ('fig.out("out.json").mkdir()\n', "output out.json is a directory, not a regular file"),
     "too-big": ('fig.out("out.json").write_bytes(b"0" * (3 * 2**20))\n', "output out.json is 3.0 MiB, over the 2 MiB cap"),
 }
