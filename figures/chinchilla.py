@@ -24,11 +24,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # closed forms on a grid (< 1 s): the three profiles are the same
-        "smoke": {"points": 200},
-        "quick": {"points": 200},
-        "full": {"points": 200},
-    },
+    "params": {"points": 200},
 }
 
 import numpy as np

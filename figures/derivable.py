@@ -19,11 +19,8 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {
-        "smoke": {"steps": 40, "lr": 0.1, "k": 2.0, "target": 8.0, "c0": 2.0},
-        "quick": {"steps": 80, "lr": 0.1, "k": 2.0, "target": 8.0, "c0": 2.0},
-        "full": {"steps": 80, "lr": 0.1, "k": 2.0, "target": 8.0, "c0": 2.0},
-    },
+    "params": {"steps": 80, "lr": 0.1, "k": 2.0, "target": 8.0, "c0": 2.0},
+    "profiles": {"smoke": {"steps": 40}},
 }
 
 import math

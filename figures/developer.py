@@ -19,11 +19,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # two numbers (< 1 s): the three profiles are the same
-        "smoke": {},
-        "quick": {},
-        "full": {},
-    },
+    "params": {},
 }
 
 from builder.script import setup

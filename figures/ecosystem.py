@@ -21,11 +21,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # a 12-node layout (< 1 s): the three profiles are the same
-        "smoke": {"layout_iterations": 200},
-        "quick": {"layout_iterations": 200},
-        "full": {"layout_iterations": 200},
-    },
+    "params": {"layout_iterations": 200},
 }
 
 from pathlib import Path

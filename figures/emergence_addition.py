@@ -33,14 +33,12 @@ FIGURE = {
     "needs": [],
     "gpu": True,
     "seed": 0,
+    "params": {"digits": 5, "widths": [4, 6, 8, 10, 12, 16], "seeds": 3, "layers": 2, "heads": 2,
+               "steps": 800, "batch": 128, "lr": 0.003, "n_test": 2000, "amp": False},
     "profiles": {
-        "smoke": {"digits": 3, "widths": [4, 8, 16], "seeds": 2, "layers": 2, "heads": 2,
-                  "steps": 300, "batch": 64, "lr": 0.003, "n_test": 1000, "amp": False},
-        "quick": {"digits": 5, "widths": [4, 6, 8, 10, 12, 16], "seeds": 3, "layers": 2,
-                  "heads": 2, "steps": 800, "batch": 128, "lr": 0.003, "n_test": 2000, "amp": False},
+        "smoke": {"digits": 3, "widths": [4, 8, 16], "seeds": 2, "steps": 300, "batch": 64, "n_test": 1000},
         "full": {"digits": 8, "widths": [4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64], "seeds": 5,
-                 "layers": 2, "heads": 2, "steps": 5000, "batch": 512, "lr": 0.003, "n_test": 20000,
-                 "amp": True},
+                 "steps": 5000, "batch": 512, "n_test": 20000, "amp": True},
     },
     "tolerance": 1e-4,
 }

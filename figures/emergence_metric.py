@@ -20,11 +20,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # closed form (< 1 s): the three profiles are the same
-        "smoke": {"alpha": 0.4, "N_min": 1e7, "N_max": 1e12, "k": 5, "points": 200},
-        "quick": {"alpha": 0.4, "N_min": 1e7, "N_max": 1e12, "k": 5, "points": 200},
-        "full": {"alpha": 0.4, "N_min": 1e7, "N_max": 1e12, "k": 5, "points": 200},
-    },
+    "params": {"alpha": 0.4, "N_min": 10000000.0, "N_max": 1000000000000.0, "k": 5, "points": 200},
 }
 
 import numpy as np

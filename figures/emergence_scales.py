@@ -24,11 +24,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # reading a 21-row table (< 1 s): the three profiles are the same
-        "smoke": {},
-        "quick": {},
-        "full": {},
-    },
+    "params": {},
 }
 
 import csv

@@ -24,11 +24,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # exact search over the 1820 deals takes ~2 s: kept whole in every profile
-        "smoke": {"max_number": 13},
-        "quick": {"max_number": 13},
-        "full": {"max_number": 13},
-    },
+    "params": {"max_number": 13},
 }
 
 import itertools

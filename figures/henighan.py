@@ -28,11 +28,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # closed-form curves (< 1 s): the three profiles are the same
-        "smoke": {"points": 50},
-        "quick": {"points": 50},
-        "full": {"points": 50},
-    },
+    "params": {"points": 50},
 }
 
 import json

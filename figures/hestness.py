@@ -29,11 +29,8 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # exact sums, K·points ≈ 5e7 terms (< 1 s): only the grid density changes
-        "smoke": {"K": 200_000, "a": 0.5, "V": 64, "E": 0.7, "points": 125, "fit_range": [1e2, 1e8]},
-        "quick": {"K": 200_000, "a": 0.5, "V": 64, "E": 0.7, "points": 249, "fit_range": [1e2, 1e8]},
-        "full": {"K": 200_000, "a": 0.5, "V": 64, "E": 0.7, "points": 249, "fit_range": [1e2, 1e8]},
-    },
+    "params": {"K": 200000, "a": 0.5, "V": 64, "E": 0.7, "points": 249, "fit_range": [100.0, 100000000.0]},
+    "profiles": {"smoke": {"points": 125}},
 }
 
 import numpy as np

@@ -28,16 +28,13 @@ FIGURE = {
     "needs": [],
     "gpu": True,
     "seed": 0,
+    "params": {"pairs": 5, "stem": [3, 6], "suffix": [1, 2], "layers": 3, "heads": 4, "d": 64, "steps": 1500,
+               "batch": 32, "lr": 0.003, "n_eval": 1000, "checkpoints": 4, "amp": False, "compile": False},
     "profiles": {
-        "smoke": {"pairs": 4, "stem": [2, 4], "suffix": [1, 1], "layers": 3, "heads": 4, "d": 48,
-                  "steps": 300, "batch": 32, "lr": 0.003, "n_eval": 500, "checkpoints": 2,
-                  "amp": False, "compile": False},
-        "quick": {"pairs": 5, "stem": [3, 6], "suffix": [1, 2], "layers": 3, "heads": 4, "d": 64,
-                  "steps": 1500, "batch": 32, "lr": 0.003, "n_eval": 1000, "checkpoints": 4,
-                  "amp": False, "compile": False},
-        "full": {"pairs": 9, "stem": [3, 8], "suffix": [1, 3], "layers": 4, "heads": 4, "d": 128,
-                 "steps": 10000, "batch": 128, "lr": 0.001, "n_eval": 5000, "checkpoints": 6,
-                 "amp": True, "compile": False},   # episodes vary in length: compile would recompile
+        "smoke": {"pairs": 4, "stem": [2, 4], "suffix": [1, 1], "d": 48, "steps": 300, "n_eval": 500,
+                  "checkpoints": 2},
+        "full": {"pairs": 9, "stem": [3, 8], "suffix": [1, 3], "layers": 4, "d": 128, "steps": 10000,
+                 "batch": 128, "lr": 0.001, "n_eval": 5000, "checkpoints": 6, "amp": True},
     },
     "tolerance": 1e-4,
 }

@@ -20,11 +20,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {
-        "smoke": {"numbers": [11, 7, 4, 1], "target": 24},
-        "quick": {"numbers": [11, 7, 4, 1], "target": 24},
-        "full": {"numbers": [11, 7, 4, 1], "target": 24},
-    },
+    "params": {"numbers": [11, 7, 4, 1], "target": 24},
 }
 
 import html

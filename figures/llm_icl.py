@@ -17,11 +17,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {
-        "smoke": {"expected": "votera"},
-        "quick": {"expected": "votera"},
-        "full": {"expected": "votera"},
-    },
+    "params": {"expected": "votera"},
 }
 
 import re

@@ -27,11 +27,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {
-        "smoke": {"timeout_s": 30, "memory_mb": 1024},
-        "quick": {"timeout_s": 30, "memory_mb": 1024},
-        "full": {"timeout_s": 30, "memory_mb": 1024},
-    },
+    "params": {"timeout_s": 30, "memory_mb": 1024},
 }
 
 import re

@@ -23,11 +23,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {
-        "smoke": {"timeout_s": 20},
-        "quick": {"timeout_s": 20},
-        "full": {"timeout_s": 20},
-    },
+    "params": {"timeout_s": 20},
 }
 
 import re

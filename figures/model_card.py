@@ -22,11 +22,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # reading two small files (< 1 s): the three profiles are the same
-        "smoke": {"model": "Falcon-180B"},
-        "quick": {"model": "Falcon-180B"},
-        "full": {"model": "Falcon-180B"},
-    },
+    "params": {"model": "Falcon-180B"},
 }
 
 import json

@@ -21,11 +21,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # pure arithmetic (< 1 s): the three profiles are the same
-        "smoke": {},
-        "quick": {},
-        "full": {},
-    },
+    "params": {},
 }
 
 from builder.script import setup

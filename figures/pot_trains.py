@@ -24,11 +24,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # one sympy solve (< 1 s): the three profiles are the same
-        "smoke": {},
-        "quick": {},
-        "full": {},
-    },
+    "params": {},
 }
 
 from pathlib import Path

@@ -24,11 +24,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # K × points sigmoids (< 1 s): the three profiles are the same
-        "smoke": {"K": 500, "a": 0.5, "N0": 1e6, "width": 0.08, "jitter": 0.15, "points": 300},
-        "quick": {"K": 500, "a": 0.5, "N0": 1e6, "width": 0.08, "jitter": 0.15, "points": 300},
-        "full": {"K": 500, "a": 0.5, "N0": 1e6, "width": 0.08, "jitter": 0.15, "points": 300},
-    },
+    "params": {"K": 500, "a": 0.5, "N0": 1000000.0, "width": 0.08, "jitter": 0.15, "points": 300},
 }
 
 import numpy as np

@@ -25,11 +25,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # 300 dashes (< 1 s): the three profiles are the same
-        "smoke": {"amplitude_fixed": 60, "cycles": 2},
-        "quick": {"amplitude_fixed": 60, "cycles": 2},
-        "full": {"amplitude_fixed": 60, "cycles": 2},
-    },
+    "params": {"amplitude_fixed": 60, "cycles": 2},
 }
 
 import numpy as np

@@ -23,11 +23,7 @@ FIGURE = {
     "needs": [],
     "gpu": False,
     "seed": 0,
-    "profiles": {  # drawing and arithmetic only (< 1 s): the three profiles are the same
-        "smoke": {},
-        "quick": {},
-        "full": {},
-    },
+    "params": {},
 }
 
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
