@@ -15,8 +15,9 @@ from pathlib import Path
 from . import __version__, publish, render, slides
 from .cache import Cache, Entry, digest_json, sha256_file
 from .errors import BuildError, ConfigError
-from .executors import clean_staging
+from .slurm import clean_staging
 from .figures import FigureSpec, discover
+from .profiles import PROFILES
 from .runner import Outcome, Runner, plan
 
 STAMP = ".ces-stamp"
@@ -192,7 +193,7 @@ def clean(root: Path, unused: bool, echo=print) -> None:
         cache = Cache(root)
         figures = discover(root)
         keep = set()
-        for profile in ("smoke", "quick", "full"):
+        for profile in PROFILES:
             for state in plan(root, figures, cache, profile).values():
                 if state.entry is not None and state.state == "fresh":
                     keep.add(state.entry.path)

@@ -10,15 +10,15 @@ import sys
 
 import click
 
-PROFILES = ("smoke", "quick", "full")
-profile_help = "smoke: seconds (tests); quick: the default deck on a laptop CPU; full: a GPU."
+from .profiles import DEFAULT, HELP, PROFILES
+
 frozen_help = ("Never compute: fail listing every stale figure (for CI and GitHub Pages). Entries built with "
                "other package versions are used, with a warning.")
 
 
 def profile_option(f):
-    return click.option("--profile", type=click.Choice(PROFILES), default="quick", show_default=True,
-                        help=profile_help)(f)
+    return click.option("--profile", type=click.Choice(PROFILES), default=DEFAULT, show_default=True,
+                        help=HELP)(f)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,7 +94,7 @@ def status(profile, frozen, figures):
         click.echo("LLM answers (llm.yml):")
         for query, state in answer_status(root).items():
             click.echo(f"  {query:<10} {state}")
-    from .executors import describe_jobs, job_files
+    from .slurm import describe_jobs, job_files
 
     if job_files(root):  # submitted figures (ces build --executor slurm); only then is submitit imported
         jobs = describe_jobs(root, names=list(figures) or None)

@@ -57,3 +57,8 @@ class RenderError(CesError):
     """Raised by render when the renderer is missing, too old, or fails."""
 
     exit_code = 4
+
+
+class Detached(CesError):
+    """A Slurm job runs on while the build that waited for it was interrupted; the next build
+    re-attaches to it. Raised in the waiting thread only, never shown."""

@@ -10,18 +10,21 @@ from __future__ import annotations
 import ast
 import difflib
 import graphlib
+import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import memo
 from .errors import FigureError
+from .profiles import DEFAULT_TIMEOUT, PROFILES, params_of
 
-PROFILES = ("smoke", "quick", "full")
-REQUIRED = {"name", "caption", "alt", "outputs", "profiles"}
-OPTIONAL = {"needs", "gpu", "seed", "timeout", "tolerance", "memory_gb"}
-DEFAULT_TIMEOUT = {"smoke": 120, "quick": 1800, "full": 6 * 3600}  # seconds
+REQUIRED = {"name", "caption", "alt", "outputs"}
+OPTIONAL = {"params", "profiles", "needs", "gpu", "seed", "timeout", "tolerance", "memory_gb"}
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+OUTPUT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")  # referable from a slide, no path, no space
+MIN_MEMORY_GB = 0.05  # below this not even Python starts
 
 
 @dataclass(eq=False)
@@ -33,7 +36,7 @@ class FigureSpec:
     caption: str
     alt: str
     outputs: list[str]
-    profiles: dict[str, dict]
+    profiles: dict[str, dict]        # the merged params of every profile
     needs: list[str] = field(default_factory=list)
     gpu: bool = False
     seed: int = 0
@@ -65,6 +68,8 @@ def parse_figure(path: Path, root: Path | None = None) -> FigureSpec | None:
     except (SyntaxError, ValueError):  # not UTF-8, or bad syntax: reported with file and line below
         known = None
     if known is not None and known["line"] is None:
+        if b"FIGURE" in data:
+            _refuse_nested_declaration(path, data, root)
         return None
     if known is not None and isinstance(known["decl"], dict):
         decl, line = known["decl"], known["line"]
@@ -73,6 +78,16 @@ def parse_figure(path: Path, root: Path | None = None) -> FigureSpec | None:
         if decl is None:
             return None
     return _validate(path, root, decl, line)
+
+
+def _refuse_nested_declaration(path: Path, data: bytes, root: Path | None) -> None:
+    """A FIGURE assigned inside a block (if, try, def) would silently not be a figure: say so."""
+    for node in ast.walk(ast.parse(data, filename=str(path))):
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+        if any(isinstance(t, ast.Name) and t.id == "FIGURE" for t in targets):
+            raise FigureError(f"{_where(path, node.lineno, root)}: FIGURE must be assigned at the top level of the "
+                              "script, as a plain `FIGURE = {...}`", tip="move it out of the block")
 
 
 def _read_declaration(path: Path, data: bytes, root: Path | None):
@@ -96,6 +111,18 @@ def _read_declaration(path: Path, data: bytes, root: Path | None):
                           f"lists, dicts): {exc}", tip="move computed values into the script body") from None
 
 
+def _json_value(value) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _validate(path: Path, root: Path | None, decl, line: int) -> FigureSpec:
     where = _where(path, line, root)
     if not isinstance(decl, dict):
@@ -106,45 +133,97 @@ def _validate(path: Path, root: Path | None, decl, line: int) -> FigureSpec:
         raise FigureError(f"{where}: unknown key {key!r} in FIGURE.{did_you_mean(key, REQUIRED | OPTIONAL)}")
     for key in sorted(REQUIRED - set(decl)):
         raise FigureError(f"{where}: FIGURE has no {key!r}", tip="see docs/figure-contract.md")
+    if "params" not in decl and "profiles" not in decl:
+        raise FigureError(f"{where}: FIGURE has no 'params'", tip="declare base params, and per profile "
+                                                                   "only what differs (docs/figure-contract.md)")
 
     name = decl["name"]
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise FigureError(f"{where}: figure name {name!r} must match [a-z0-9-]+")
+    for key in ("caption", "alt"):
+        if not isinstance(decl[key], str) or not decl[key].strip():
+            raise FigureError(f"{where}: FIGURE {key!r} must be a non-empty string, not {decl[key]!r}")
     outputs = decl["outputs"]
-    if not outputs or not all(isinstance(o, str) and o and "/" not in o and not o.startswith(".") for o in outputs):
-        raise FigureError(f"{where}: 'outputs' must be a non-empty list of plain file names")
+    if not isinstance(outputs, list) or not outputs or \
+            not all(isinstance(o, str) and OUTPUT_RE.match(o) for o in outputs):
+        raise FigureError(f"{where}: 'outputs' must be a non-empty list of plain file names "
+                          f"(letters, digits, . _ -), not {outputs!r}")
     if len(set(outputs)) != len(outputs):
         raise FigureError(f"{where}: 'outputs' lists a file twice")
 
-    profiles = decl["profiles"]
-    if not isinstance(profiles, dict):
-        raise FigureError(f"{where}: 'profiles' must map profile names to params")
-    for prof in profiles:
-        if prof not in PROFILES:
-            raise FigureError(f"{where}: unknown profile {prof!r}.{did_you_mean(prof, PROFILES)}",
-                              tip=f"profiles are {', '.join(PROFILES)}")
-    for prof in PROFILES:
-        if prof not in profiles:
-            raise FigureError(f"{where}: profile {prof!r} is missing", tip="declare smoke, quick and full")
-        if not isinstance(profiles[prof], dict):
-            raise FigureError(f"{where}: params of profile {prof!r} must be a dict")
-    keys = {p: set(v) for p, v in profiles.items()}
-    if len({frozenset(k) for k in keys.values()}) > 1:
-        diff = sorted(set.union(*keys.values()) - set.intersection(*keys.values()))
-        raise FigureError(f"{where}: profiles must declare the same params; differing: {', '.join(diff)}")
+    by_profile = _profile_params(where, decl)
 
     needs = decl.get("needs", [])
     if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
         raise FigureError(f"{where}: 'needs' must be a list of figure names")
+    gpu, seed = decl.get("gpu", False), decl.get("seed", 0)
+    if not isinstance(gpu, bool):
+        raise FigureError(f"{where}: 'gpu' must be True or False, not {gpu!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise FigureError(f"{where}: 'seed' must be an integer, not {seed!r}")
+    declared_timeout = decl.get("timeout", {})
+    if not isinstance(declared_timeout, dict):
+        raise FigureError(f"{where}: 'timeout' must map profiles to seconds, e.g. {{\"quick\": 900}}, "
+                          f"not {declared_timeout!r}")
+    for prof, seconds in declared_timeout.items():
+        if prof not in PROFILES:
+            raise FigureError(f"{where}: 'timeout' names unknown profile {prof!r}.{did_you_mean(str(prof), PROFILES)}")
+        if not _number(seconds) or seconds <= 0:
+            raise FigureError(f"{where}: timeout of profile {prof!r} must be a positive number of seconds, "
+                              f"not {seconds!r}")
+    tolerance = decl.get("tolerance", 0.0)
+    if not _number(tolerance) or tolerance < 0:
+        raise FigureError(f"{where}: 'tolerance' must be a number ≥ 0, not {tolerance!r}")
+    memory_gb = decl.get("memory_gb")
+    if memory_gb is not None and (not _number(memory_gb) or memory_gb < MIN_MEMORY_GB):
+        raise FigureError(f"{where}: 'memory_gb' must be a number of GiB ≥ {MIN_MEMORY_GB:g} (or absent), "
+                          f"not {memory_gb!r}")
     timeout = dict(DEFAULT_TIMEOUT)
-    timeout.update(decl.get("timeout", {}))
+    timeout.update(declared_timeout)
     return FigureSpec(
         name=name, path=path, caption=decl["caption"], alt=decl["alt"], outputs=list(outputs),
-        profiles=profiles, needs=list(needs), gpu=bool(decl.get("gpu", False)),
-        seed=decl.get("seed", 0), timeout=timeout, tolerance=float(decl.get("tolerance", 0.0)),
-        memory_gb=decl.get("memory_gb"),
-        line=line,
+        profiles=by_profile, needs=list(needs), gpu=gpu, seed=seed, timeout=timeout,
+        tolerance=float(tolerance), memory_gb=memory_gb, line=line,
     )
+
+
+def _profile_params(where: str, decl: dict) -> dict[str, dict]:
+    """The params of every profile, merged (profiles.params_of) and checked: base `params` plus
+    per-profile overrides of known params; or (the older form) complete params in all three."""
+    base = decl.get("params")
+    overrides = decl.get("profiles", {})
+    if base is not None and not isinstance(base, dict):
+        raise FigureError(f"{where}: 'params' must be a dict of params, not {base!r}")
+    if not isinstance(overrides, dict):
+        raise FigureError(f"{where}: 'profiles' must map profile names to params, not {overrides!r}")
+    for prof, values in overrides.items():
+        if prof not in PROFILES:
+            raise FigureError(f"{where}: unknown profile {prof!r}.{did_you_mean(str(prof), PROFILES)}",
+                              tip=f"profiles are {', '.join(PROFILES)}")
+        if not isinstance(values, dict):
+            raise FigureError(f"{where}: params of profile {prof!r} must be a dict, not {values!r}")
+    if base is None:  # the older form: every profile complete, with the same params
+        for prof in PROFILES:
+            if prof not in overrides:
+                raise FigureError(f"{where}: profile {prof!r} is missing",
+                                  tip="declare base 'params', then per profile only what differs")
+        keys = {p: set(v) for p, v in overrides.items()}
+        if len({frozenset(k) for k in keys.values()}) > 1:
+            diff = sorted(set.union(*keys.values()) - set.intersection(*keys.values()))
+            raise FigureError(f"{where}: profiles must declare the same params; differing: {', '.join(diff)}")
+    else:
+        for prof, values in overrides.items():
+            for key in values:
+                if key not in base:
+                    raise FigureError(f"{where}: profile {prof!r} sets {key!r}, which is not in 'params'."
+                                      f"{did_you_mean(str(key), base)}", tip="declare every param in 'params'")
+    merged = {prof: params_of(decl, prof) for prof in PROFILES}
+    for prof, values in merged.items():
+        for key, value in values.items():
+            if not isinstance(key, str) or not _json_value(value):
+                raise FigureError(f"{where}: param {key!r} of profile {prof!r} must be a JSON value (string, "
+                                  f"number, bool, None, list, dict), not {type(value).__name__}")
+    return merged
 
 
 def discover(root: Path) -> dict[str, FigureSpec]:

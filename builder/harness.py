@@ -18,6 +18,29 @@ IGNORED_DIRS = ("builder", ".git", "_site", "_scratch", ".ces", "slides")
 # Upstream outputs live in cache/<figure>/ and are keyed by the upstream key instead; pinned
 # LLM answers (cache/llm/) are data like any other file and are recorded.
 KEYED_IN_CACHE = "llm"
+RUN_FILE = "run.json"
+
+
+# -- how ces starts it (every executor alike) ------------------------------------------------
+def harness_command(run_json: Path) -> list[str]:
+    return [sys.executable, "-m", "builder.harness", str(run_json)]
+
+
+def harness_env(root: Path, staging: Path) -> dict:
+    return dict(os.environ, CES_RUN=str(staging / RUN_FILE), PYTHONHASHSEED="0", MPLBACKEND="Agg",
+                PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+
+
+def write_run(staging: Path, run: dict) -> Path:
+    """staging/run.json: what the harness runs (`run` from Runner.run_doc), whichever executor
+    starts it; the output directory and the record file are the staging's."""
+    doc = dict(run, outdir=str(staging / "out"), record=str(staging / "record.json"))
+    path = staging / RUN_FILE
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+# -- inside the figure's process --------------------------------------------------------------
 
 
 def main(spec_path: str) -> int:

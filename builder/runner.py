@@ -6,24 +6,21 @@ shown when it fails. A crash, an out-of-memory or a timeout in one figure never 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import functools
 import graphlib
 import json
-import os
 import shutil
-import signal
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import launch
 from .cache import Cache, Entry, Lookup, static_inputs
 from .errors import BuildError, StaleError
-from .executors import LocalExecutor, harness_command, harness_env
+from .executors import LocalExecutor
+from .harness import RUN_FILE, write_run
 from .figures import FigureSpec, closure
 
-LOG_TAIL_LINES = 25
 MAX_LOG_BYTES = 256 * 1024  # kept in the entry; the full log stays in cache/.logs/
 
 
@@ -68,7 +65,6 @@ class Runner:
         self.logs = cache.dir / ".logs"
         self.running: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._procs: dict[str, subprocess.Popen] = {}
 
     # -- the build --------------------------------------------------------------------
     def build(self, names=None, frozen: bool = False) -> dict[str, Outcome]:
@@ -106,10 +102,10 @@ class Runner:
                             stop = True
                         sorter.done(name)
             except KeyboardInterrupt:
-                self.executor.interrupt(self)
+                self.executor.interrupt()
                 raise
         self.running.clear()
-        self.executor.finish(self, wanted)
+        self.executor.finish(self.figures, wanted, self.cache)
         failed = [o for o in outcomes.values() if o.state == "failed"]
         if failed:
             first = failed[0]
@@ -142,7 +138,7 @@ class Runner:
                 pending[pool.submit(self._cached, name, found)] = name
             else:
                 todo.append((spec, inputs, {n: outcomes[n].entry for n in spec.needs}))
-        self.executor.prepare(self, todo)
+        self.executor.prepare([(spec, inputs, self.run_doc(spec, upstream)) for spec, inputs, upstream in todo])
         for spec, inputs, upstream in todo:
             pending[pool.submit(self._run, spec, inputs, upstream)] = spec.name
 
@@ -174,8 +170,11 @@ class Runner:
         staging = None
         (self.logs / f"{name}.log").unlink(missing_ok=True)  # a tail shown on failure is this run's
         try:
-            staging = self.executor.staging(self, spec, inputs)
-            problem, record = self.executor.execute(self, spec, upstream, staging)
+            staging = self.executor.staging(spec, inputs)
+            if staging is None:
+                staging = self.cache.staging(name)
+                write_run(staging, self.run_doc(spec, upstream))
+            problem, record = self.execute(spec, staging)
             if problem:
                 return self._fail(spec, staging, start, problem)
             entry = self.cache.commit(staging, spec, self.profile, inputs, record)
@@ -186,53 +185,31 @@ class Runner:
             if staging is not None:
                 self.executor.abandon(staging)
             raise
-        self.executor.release(self, spec)
+        self.executor.release(spec.name)
         wall = time.perf_counter() - start
         where = record.get("device", "cpu") + self.executor.describe(name)
         self.echo(f"  ran      {name} ({wall:.1f} s, {where})")
         return Outcome(name, "ran", entry=entry, wall_time_s=wall)
 
-    def write_run(self, spec: FigureSpec, upstream: dict[str, Entry], staging: Path) -> Path:
-        """staging/run.json: what the harness runs, whichever executor starts it."""
-        run = {
-            "root": str(self.root),
-            "script": str(spec.path),
-            "outdir": str(staging / "out"),
-            "profile": self.profile,
-            "upstream": {n: str(e.path / "out") for n, e in upstream.items()},
-            "record": str(staging / "record.json"),
-        }
-        (staging / "run.json").write_text(json.dumps(run), encoding="utf-8")
-        return staging / "run.json"
+    def run_doc(self, spec: FigureSpec, upstream: dict[str, Entry]) -> dict:
+        """What the harness runs (executors.write_run adds the staging's paths)."""
+        return {"root": str(self.root), "script": str(spec.path), "profile": self.profile,
+                "params": spec.params(self.profile), "upstream": {n: str(e.path / "out") for n, e in upstream.items()}}
 
-    def execute(self, spec: FigureSpec, upstream: dict[str, Entry], staging: Path) -> tuple[str | None, dict]:
-        """Run one figure into staging/out in a subprocess; (problem or None, its record)."""
+    def execute(self, spec: FigureSpec, staging: Path) -> tuple[str | None, dict]:
+        """Run one figure into staging/out through its executor; (problem or None, its record)."""
         name = spec.name
         self.logs.mkdir(parents=True, exist_ok=True)
         log_path = self.logs / f"{name}.log"
-        run_json = self.write_run(spec, upstream, staging)
-        env = harness_env(self.root, staging)
-        timeout = spec.timeout[self.profile]
         with self._lock:
             self.running[name] = time.perf_counter()
         try:
-            with open(log_path, "wb") as log:
-                proc = subprocess.Popen(harness_command(run_json), cwd=self.root, env=env, stdout=log,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                        preexec_fn=functools.partial(_child_setup, spec.memory_gb))
-                with self._lock:
-                    self._procs[name] = proc
-                try:
-                    rc = proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    _kill(proc)
-                    return f"timed out after {timeout:g} s", {}
+            result = self.executor.execute(spec, staging / RUN_FILE, log_path, spec.timeout[self.profile])
         finally:
             with self._lock:
                 self.running.pop(name, None)
-                self._procs.pop(name, None)
-        if rc != 0:
-            return exit_problem(rc), {}
+        if result.problem:
+            return result.problem, {}
         return self.collect(spec, staging, log_path)
 
     def collect(self, spec: FigureSpec, staging: Path, log_path: Path) -> tuple[str | None, dict]:
@@ -243,17 +220,17 @@ class Runner:
             return problem, record
         for scratch in ("run.json", "record.json"):
             (staging / scratch).unlink()
-        _copy_log(log_path, staging / "log.txt")
+        launch.copy_tail(log_path, staging / "log.txt", MAX_LOG_BYTES)
         return None, record
 
     def _fail(self, spec, staging, start, why) -> Outcome:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-        self.executor.release(self, spec)
+        self.executor.release(spec.name)
         log_path = self.logs / f"{spec.name}.log"
         wall = time.perf_counter() - start
         rel = spec.path.relative_to(self.root)
-        tail = _tail(log_path)
+        tail = launch.tail(log_path)
         self.echo(f"  FAILED   {spec.name}: {why} after {wall:.1f} s ({rel}); log: {log_path.relative_to(self.root)}")
         if tail:
             self.echo("\n".join(f"    | {line}" for line in tail))
@@ -270,41 +247,6 @@ class Runner:
                 now = time.perf_counter()
                 self.echo("  … running " + ", ".join(f"{n} ({now - t:.0f} s)" for n, t in running.items()))
 
-    def _kill_all(self) -> None:
-        with self._lock:
-            procs = list(self._procs.values())
-        for proc in procs:
-            _kill(proc)
-
-
-def exit_problem(rc: int) -> str:
-    if rc in (-signal.SIGKILL, 137):
-        return "killed by SIGKILL (out of memory, or killed from outside)"
-    return f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
-
-
-def _child_setup(memory_gb: float | None) -> None:
-    """In the child, before exec: its memory limit, and ask Linux to kill it if ces dies."""
-    if memory_gb:
-        import resource
-
-        limit = int(memory_gb * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: a killed ces leaves the figure running; its staging is removed later
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the figure and anything it started
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
 
 def _check_outputs(spec: FigureSpec, outdir: Path, record: dict) -> str | None:
     if record.get("writes_outside"):
@@ -317,19 +259,3 @@ def _check_outputs(spec: FigureSpec, outdir: Path, record: dict) -> str | None:
     if extra:
         return "wrote undeclared file(s): " + ", ".join(extra) + " (add them to FIGURE['outputs'])"
     return None
-
-
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - 16384))
-            return f.read().decode("utf-8", "replace").splitlines()[-lines:]
-    except OSError:
-        return []
-
-
-def _copy_log(src: Path, dst: Path) -> None:
-    with open(src, "rb") as f:
-        size = f.seek(0, 2)
-        f.seek(max(0, size - MAX_LOG_BYTES))
-        dst.write_bytes(f.read())

@@ -4,7 +4,7 @@ A figure script (see README, "Writing a figure") looks like:
 
     FIGURE = {"name": "derivable", "caption": "...", "alt": "...",
               "outputs": ["loss.svg", "numbers.json"], "needs": [], "gpu": False,
-              "seed": 0, "profiles": {"smoke": {...}, "quick": {...}, "full": {...}}}
+              "seed": 0, "params": {"steps": 500}, "profiles": {"smoke": {"steps": 20}}}
 
     from builder.script import setup
     fig = setup(FIGURE)
@@ -28,7 +28,8 @@ import sys
 from pathlib import Path
 from types import MappingProxyType
 
-PROFILES = ("smoke", "quick", "full")
+from .profiles import PROFILES, params_of
+
 RUN_ENV = "CES_RUN"
 
 #: The figure run of this process, for the harness to read back (device used).
@@ -38,11 +39,11 @@ current: "Figure | None" = None
 class Figure:
     """One run of one figure script: its profile, params, seed and directories."""
 
-    def __init__(self, decl: dict, profile: str, outdir: Path, upstream: dict[str, Path]):
+    def __init__(self, decl: dict, profile: str, outdir: Path, upstream: dict[str, Path], params: dict):
         self.name = decl["name"]
         self.decl = decl
         self.profile = profile
-        self.params = MappingProxyType(dict(decl["profiles"][profile]))
+        self.params = MappingProxyType(dict(params))
         self.seed = decl.get("seed", 0)
         self.outdir = outdir
         self._upstream = upstream
@@ -129,6 +130,7 @@ def setup(decl: dict) -> Figure:
     if spec_path:
         spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
         profile = spec["profile"]
+        params = spec["params"]  # merged and validated by ces: the same params that are keyed
         outdir = Path(spec["outdir"])
         upstream = {name: Path(p) for name, p in spec["upstream"].items()}
     else:
@@ -137,10 +139,11 @@ def setup(decl: dict) -> Figure:
         parser.add_argument("--out", type=Path, default=Path("_scratch") / decl["name"])
         args = parser.parse_args()
         profile, outdir = args.profile, args.out
+        params = params_of(decl, profile)
         outdir.mkdir(parents=True, exist_ok=True)
         # Alone, upstream outputs come from where ces materialises them for the slides.
         root = Path(__file__).resolve().parent.parent
         upstream = {n: root / "slides" / "_figures" / n for n in decl.get("needs", [])}
-    current = Figure(decl, profile, outdir, upstream)
+    current = Figure(decl, profile, outdir, upstream, params)
     current.seed_everything()
     return current

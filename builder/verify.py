@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .cache import Cache
 from .errors import BuildError
+from .harness import write_run
 from .figures import closure
 from .runner import Runner, plan
 
@@ -75,7 +76,8 @@ def verify(root: Path, figures: dict, profile: str, names=None, echo=print) -> l
         staging = cache.staging(f"verify-{name}")
         try:
             upstream = {n: states[n].entry for n in spec.needs}
-            problem, _ = runner.execute(spec, upstream, staging)
+            write_run(staging, runner.run_doc(spec, upstream))
+            problem, _ = runner.execute(spec, staging)
             verdict = Verdict(name, "failed", problem) if problem else compare(spec, found.entry.path / "out",
                                                                                staging / "out")
         finally:

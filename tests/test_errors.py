@@ -75,6 +75,56 @@ CASES = {
 }
 
 
+NEW_FORM = '''FIGURE = {"name": "x", "caption": "c", "alt": "a", "outputs": ["x.json"],
+          "params": {"n": 1}, "profiles": {"smoke": {"n": 0}}}
+'''
+
+# FIGURE fields of the wrong type or value (issue #12): each one line naming file, field and what
+# was expected. On the code before this change each was a traceback or silently wrong.
+FIGURE_CASES = {
+    "timeout-not-a-dict": (GOOD.replace('"outputs"', '"timeout": 5, "outputs"'), "'timeout' must map profiles to seconds"),
+    "timeout-negative": (GOOD.replace('"outputs"', '"timeout": {"smoke": -1}, "outputs"'),
+                         "timeout of profile 'smoke' must be a positive number of seconds, not -1"),
+    "timeout-unknown-profile": (GOOD.replace('"outputs"', '"timeout": {"quik": 5}, "outputs"'),
+                                "'timeout' names unknown profile 'quik'. Did you mean 'quick'?"),
+    "profile-not-a-dict": (GOOD.replace('"smoke": {}', '"smoke": "fast"'), "params of profile 'smoke' must be a dict"),
+    "tolerance-not-a-number": (GOOD.replace('"outputs"', '"tolerance": "abc", "outputs"'),
+                               "'tolerance' must be a number ≥ 0, not 'abc'"),
+    "caption-not-a-string": (GOOD.replace('"caption": "c"', '"caption": 5'), "FIGURE 'caption' must be a non-empty string"),
+    "param-is-a-set": (GOOD.replace('"smoke": {}, "quick": {}, "full": {}', '"smoke": {"s": {1}}, "quick": {"s": {1}}, "full": {"s": {1}}'),
+                       "param 's' of profile 'smoke' must be a JSON value"),
+    "param-is-bytes": (NEW_FORM.replace('{"n": 1}', '{"n": b"x"}').replace('{"n": 0}', '{"n": b"y"}'),
+                       "param 'n' of profile 'smoke' must be a JSON value"),
+    "memory-too-small": (GOOD.replace('"outputs"', '"memory_gb": 0.0001, "outputs"'), "'memory_gb' must be a number of GiB"),
+    "outputs-a-string": (GOOD.replace('["x.json"]', '"xjson"'), "'outputs' must be a non-empty list of plain file names"),
+    "output-with-a-space": (GOOD.replace('["x.json"]', '["my plot.svg"]'), "'outputs' must be a non-empty list of plain file names"),
+    "figure-in-an-if-block": ("import os\nif True:\n    " + GOOD.replace("\n          ", " "),
+                              "figures/x.py:3: FIGURE must be assigned at the top level"),
+    "override-of-unknown-param": (NEW_FORM.replace('{"n": 0}', '{"m": 0}'), "profile 'smoke' sets 'm', which is not in 'params'"),
+    "params-not-a-dict": (NEW_FORM.replace('{"n": 1}', '[1]'), "'params' must be a dict of params"),
+    "gpu-not-a-bool": (GOOD.replace('"outputs"', '"gpu": "yes", "outputs"'), "'gpu' must be True or False"),
+    "seed-not-an-int": (GOOD.replace('"outputs"', '"seed": 1.5, "outputs"'), "'seed' must be an integer"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIGURE_CASES))
+def test_bad_figure_field_gives_one_clear_line(deck, run_ces, name):
+    source, message = FIGURE_CASES[name]
+    write(deck, "figures/x.py", source)
+    out = run_ces(deck, "status", "--profile", "smoke", check=False)
+    assert out.returncode == 1, out.stdout + out.stderr  # ExitCode.CONFIG
+    assert message in out.stderr, out.stderr
+    assert out.stderr.startswith("Error: figures/x.py:") and "Traceback" not in out.stderr + out.stdout
+
+
+def test_new_form_figure_is_accepted(deck, run_ces):
+    """The mutation-free twin of the cases above: base params plus one override is a figure."""
+    write(deck, "figures/x.py", NEW_FORM + "from builder.script import setup\nfig = setup(FIGURE)\n"
+                                           "fig.save_json('x.json', dict(fig.params))\n")
+    out = run_ces(deck, "status", "--profile", "smoke")
+    assert " x " in out.stdout
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input_gives_one_clear_error(deck, run_ces, name):
     break_it, message = CASES[name]

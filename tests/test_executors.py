@@ -13,7 +13,8 @@ import pytest
 
 from builder.cache import Cache, digest_json
 from builder.errors import ConfigError
-from builder.executors import clean_staging, load_config, slurm_parameters
+from builder.executors import load_config
+from builder.slurm import clean_staging, slurm_parameters
 from builder.figures import discover
 
 submitit = pytest.importorskip("submitit")

@@ -1,0 +1,566 @@
+"""The Slurm executor: each stale figure a submitit job (submitit.AutoExecutor).
+
+The job runs the same command as the local executor (builder.executors.harness_command), on a
+node, through builder.launch; the Runner verifies the outputs and commits the entry with the same
+code whichever ran it. The figure's FIGURE declaration gives its resources (gpu → gpus_per_node,
+timeout → timeout_min, memory_gb → mem_gb), ces.yml's `slurm:` section the rest (partition,
+account, qos, per-profile and gpu overrides). Figures that are ready together are submitted
+together, as one job array per set of identical resources.
+
+A Slurm figure runs in cache/.tmp/<figure>-slurm-<key16>/ (inside the repository, so on the
+cluster's shared filesystem), where <key16> starts the *static key*: the digest of everything
+known before the figure runs (code, params, seed, outputs, upstream keys, package versions).
+
+    job.json      figure, profile, static key, cluster, job id, submitit folder, parameters
+    harness.log   the figure's output, written by the job
+    entry/        the staging the Runner commits: out/, run.json, record.json
+    (submitit's own pickles and logs: cache/.tmp/slurm/<job id>/)
+
+A build that finds job.json for a figure it needs re-attaches to the job instead of submitting
+again; a build that starts keeps these directories (`clean_staging`). A job only runs the
+figure once job.json names it, so a job whose ces died before recording it writes nothing.
+This module imports neither submitit nor yaml until they are needed (`ces status` stays light).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import launch
+from .errors import ConfigError, Detached
+from .harness import harness_command, harness_env, write_run
+
+CLUSTERS = ("slurm", "local", "debug")  # submitit's: local and debug run the jobs on this machine
+JOB_FILE = "job.json"
+STAGING = "entry"
+HARNESS_LOG = "harness.log"
+SUBMITIT_DIR = "slurm"         # cache/.tmp/slurm/<job id>/: submitit's pickles and logs
+GRACE_MIN = 2                  # Slurm's limit is the figure's timeout plus this
+OWNER_WAIT_S = 120.0           # how long a job waits for job.json to name it
+SACCT_EVERY_S = 30.0           # at most one forced sacct call per this many seconds
+# Names submitit's AutoExecutor shares between clusters; any other ces.yml key is Slurm's own.
+GENERIC = ("name", "timeout_min", "mem_gb", "nodes", "cpus_per_task", "gpus_per_node", "tasks_per_node",
+           "stderr_to_stdout")
+SLURM_KEYS = ("cluster", "profiles", "gpu")  # ces.yml keys that are not submission parameters
+QUEUED = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "RESIZING", "SUSPENDED",
+          "UNKNOWN", "READY"}
+RUNNING = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
+
+
+
+def static_key(inputs) -> str:
+    """The key as far as it is known before the figure runs (the reads are added after)."""
+    from .cache import digest_json
+
+    return digest_json({"static": inputs.static_digest, "packages": inputs.packages})
+
+
+def run_figure(root: str, jobdir: str, timeout_s: float) -> dict:
+    """What a submitted job runs (pickled by reference: the job imports builder.executors).
+
+    Waits until job.json names this job, then runs the harness exactly as the local executor
+    does, its output in <jobdir>/harness.log. Returns a small dict; never raises for the figure.
+    """
+    import traceback
+
+    jobdir_p, root_p = Path(jobdir), Path(root)
+    staging = jobdir_p / STAGING
+    try:
+        owner = _wait_for_owner(jobdir_p)
+        if owner is not None:
+            return {"superseded": owner}
+        shutil.rmtree(staging / "out", ignore_errors=True)  # a requeued job starts clean
+        (staging / "out").mkdir(parents=True)
+        result = launch.run(harness_command(staging / "run.json"), root_p, harness_env(root_p, staging),
+                            log_path=jobdir_p / HARNESS_LOG, timeout=timeout_s)
+        if result.timed_out:
+            return {"timed_out": timeout_s, "host": socket.gethostname()}
+        if result.error:
+            return {"error": result.error}
+        return {"rc": result.returncode, "host": socket.gethostname(), "wall_s": round(result.wall_s, 3)}
+    except Exception:
+        return {"error": traceback.format_exc()}
+
+
+def _wait_for_owner(jobdir: Path) -> str | None:
+    """None when job.json names this job (or outside submitit); else the id that owns it."""
+    try:
+        import submitit
+
+        me = str(submitit.JobEnvironment().job_id)
+    except Exception:
+        return None
+    deadline = time.time() + OWNER_WAIT_S
+    while True:
+        info = _read_json(jobdir / JOB_FILE)
+        if info and info.get("job_id"):
+            return None if str(info["job_id"]) == me else str(info["job_id"])
+        if time.time() > deadline:
+            return "nobody"
+        time.sleep(0.1)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+
+def slurm_parameters(spec, profile: str, slurm: dict) -> dict:
+    """The arguments of AutoExecutor.update_parameters for one figure, from the lowest layer up:
+    ces.yml `slurm:` (site defaults) < the figure's declaration < `slurm.gpu:` (gpu figures) <
+    `slurm.profiles.<profile>:` < `slurm.profiles.<profile>.gpu:`. Keys other than submitit's
+    generic ones (timeout_min, mem_gb, gpus_per_node, cpus_per_task, …) are Slurm's: partition →
+    slurm_partition, account → slurm_account, qos → slurm_qos, setup → slurm_setup, …"""
+    def own(section):
+        return {k: v for k, v in (section or {}).items() if k not in SLURM_KEYS}
+
+    declared = {"timeout_min": math.ceil(spec.timeout[profile] / 60) + GRACE_MIN}
+    if spec.gpu:
+        declared["gpus_per_node"] = 1
+    if spec.memory_gb:
+        declared["mem_gb"] = spec.memory_gb
+    prof = (slurm.get("profiles") or {}).get(profile) or {}
+    layers = [own(slurm), declared]
+    if spec.gpu:
+        layers.append(own(slurm.get("gpu")))
+    layers.append(own(prof))
+    if spec.gpu:
+        layers.append(own(prof.get("gpu")))
+    merged: dict = {}
+    for layer in layers:
+        merged.update(layer)
+    return {(k if k in GENERIC or k.startswith("slurm_") else f"slurm_{k}"): v for k, v in merged.items()}
+
+
+def job_timeout_s(spec, profile: str, params: dict) -> float:
+    """The figure's own timeout, unless ces.yml moved Slurm's limit: then that limit less the grace."""
+    declared = math.ceil(spec.timeout[profile] / 60) + GRACE_MIN
+    if params.get("timeout_min", declared) == declared:
+        return spec.timeout[profile]
+    return max(60.0, (params["timeout_min"] - GRACE_MIN) * 60.0)
+
+
+
+# -- the staging area --------------------------------------------------------------------------
+def job_files(root: Path) -> list[Path]:
+    tmp = root / "cache" / ".tmp"
+    return sorted(tmp.glob(f"*/{JOB_FILE}")) if tmp.is_dir() else []
+
+
+def clean_staging(cache) -> None:
+    """Remove what killed runs left in cache/.tmp, but keep the directories of submitted jobs
+    (those with a job.json) and their submitit folders: the next slurm build re-attaches to them
+    or, once their job has ended, removes them."""
+    tmp = cache.tmp
+    if not tmp.is_dir():
+        return
+    keep_jobs, keep_ids = set(), set()
+    for f in job_files(cache.root):
+        keep_jobs.add(f.parent.name)
+        info = _read_json(f) or {}
+        if info.get("job_id"):
+            keep_ids.update({str(info["job_id"]), str(info["job_id"]).split("_")[0]})
+    for d in tmp.iterdir():
+        if d.name == SUBMITIT_DIR and d.is_dir():
+            for sub in d.iterdir():
+                if sub.name not in keep_ids:
+                    _remove(sub)
+            if not keep_ids:
+                _remove(d)
+            continue
+        if d.name not in keep_jobs:
+            _remove(d)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+
+# -- slurm ------------------------------------------------------------------------------------
+@dataclass
+class Handle:
+    figure: str
+    jobdir: Path
+    info: dict = field(default_factory=dict)
+    job: object = None            # a submitit Job, None when it cannot be re-attached
+    error: str | None = None      # the submission failed
+
+    @property
+    def cluster(self) -> str:
+        return self.info.get("cluster", "slurm")
+
+    @property
+    def label(self) -> str:
+        job_id = self.info.get("job_id", "?")
+        return f"Slurm job {job_id}" if self.cluster == "slurm" else f"{self.cluster} job {job_id}"
+
+
+def _submitit():
+    try:
+        import submitit
+    except ImportError:
+        raise ConfigError("the slurm executor needs submitit", tip="pip install submitit") from None
+    return submitit
+
+
+def attach(root: Path, info: dict):
+    """The submitit Job that job.json describes, or None (a debug job lived inside its ces)."""
+    submitit = _submitit()
+    if not info.get("job_id") or not info.get("submitit_folder"):
+        return None
+    folder, job_id, cluster = root / info["submitit_folder"], str(info["job_id"]), info.get("cluster", "slurm")
+    if cluster == "slurm":
+        return submitit.SlurmJob(folder=folder, job_id=job_id)
+    if cluster == "local":
+        return submitit.LocalJob(folder=folder, job_id=job_id)
+    return None
+
+
+def _pid_alive(job_id: str) -> bool:
+    """A re-attached local job: its controller process (its pid is the job id) still runs."""
+    try:
+        stat = Path(f"/proc/{int(job_id)}/stat").read_text()
+        cmdline = Path(f"/proc/{int(job_id)}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z" and b"submitit" in cmdline
+
+
+def phase(handle: Handle, slurm_state=None) -> tuple[str, str]:
+    """(queued | running | finished | failed, the cluster's word for it)."""
+    job = handle.job
+    if job is None:
+        return "failed", "lost with the ces that ran it" if handle.cluster == "debug" else "not submitted"
+    if job.paths.result_pickle.exists():
+        return "finished", "finished"
+    if handle.cluster == "slurm":
+        state = (slurm_state(job) if slurm_state else job.watcher.get_state(job.job_id, mode="force")) or "UNKNOWN"
+        state = state.split()[0].upper()
+        if state in QUEUED:
+            return "queued", state
+        if state in RUNNING:
+            return "running", state
+        return ("finished" if state == "COMPLETED" else "failed"), state
+    if handle.cluster == "local":
+        proc = getattr(job, "_process", None)
+        alive = proc.poll() is None if proc is not None else _pid_alive(job.job_id)
+        return ("running", "running") if alive else ("failed", "its process ended")
+    return "running", "debug"
+
+
+def _result(job, state) -> tuple[dict | None, str]:
+    """The job's return value, or None and why there is none (its state, or submitit's error)."""
+    try:
+        return job.result(), "finished"
+    except Exception as exc:
+        text = str(exc)
+        if "failed during processing with trace" in text:  # submitit could not run run_figure
+            trace = [line for line in text.split("-" * 22)[1].splitlines() if line.strip()]
+            return None, f"submitit: {trace[-1].strip() if trace else 'error'}"
+        return None, state()
+
+
+def describe_jobs(root: Path, names=None) -> list[tuple[str, str, str]]:
+    """(figure, phase, detail) for each job.json; `ces status` prints them."""
+    lines = []
+    for f in job_files(root):
+        info = _read_json(f)
+        if not info or (names and info.get("figure") not in names):
+            continue
+        handle = Handle(info.get("figure", f.parent.name), f.parent, info)
+        try:
+            handle.job = attach(root, info)
+            ph, state = phase(handle)
+        except ConfigError:
+            ph, state = "unknown", "(submitit is not installed)"
+        except Exception as exc:  # sacct missing, a damaged job.json
+            ph, state = "unknown", f"({exc})"
+        detail = (f"{handle.label} {state}, submitted {info.get('submitted', '?')[:19]}, "
+                  f"static key {info.get('static_key', '?')[:12]}; log {Path(info.get('log', '?'))}")
+        lines.append((handle.figure, ph, detail))
+    return lines
+
+
+class SlurmExecutor:
+    """Figures as submitit jobs; the Runner commits what they leave in their staging."""
+
+    name = "slurm"
+    batches = True        # the Runner looks up every ready figure, then prepare() submits them together
+    announces = True      # prepare() prints "submitted" / "attached"
+    heartbeat_s = 60.0
+
+    def __init__(self, root: Path, slurm: dict, profile: str, echo=print, confirm=None, poll_s: float | None = None):
+        _submitit()
+        self.root, self.slurm, self.profile, self.echo = root, slurm, profile, echo
+        self.confirm = confirm
+        self.cluster = slurm.get("cluster", "slurm")
+        self.poll_s = poll_s if poll_s is not None else (2.0 if self.cluster == "slurm" else 0.2)
+        self.handles: dict[str, Handle] = {}
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._debug = threading.Lock()    # debug jobs run in this process and swap os.environ
+        self._last_sacct = float("-inf")
+        self.tmp = root / "cache" / ".tmp"
+
+    # -- what the Runner calls --------------------------------------------------------------
+    def workers(self, jobs: int, figures: int) -> int:
+        return max(jobs, figures)   # the threads only wait for jobs
+
+    def jobdir(self, spec, inputs) -> Path:
+        return self.tmp / f"{spec.name}-slurm-{static_key(inputs)[:16]}"
+
+    def staging(self, spec, inputs) -> Path:
+        return self.handles[spec.name].jobdir / STAGING
+
+    def describe(self, name: str) -> str:
+        handle = self.handles.get(name)
+        return f", {handle.label}" if handle else ""
+
+    def prepare(self, todo) -> None:
+        """Re-attach to the jobs already submitted for these figures and inputs; submit the others,
+        one job array per set of identical parameters."""
+        fresh = []
+        for spec, inputs, run in todo:
+            handle = self._reattach(spec, inputs)
+            if handle is not None:
+                self.handles[spec.name] = handle
+                continue
+            jobdir = self.jobdir(spec, inputs)
+            shutil.rmtree(jobdir, ignore_errors=True)
+            (jobdir / STAGING / "out").mkdir(parents=True)
+            write_run(jobdir / STAGING, run)
+            params = slurm_parameters(spec, self.profile, self.slurm)
+            info = {"figure": spec.name, "profile": self.profile, "static_key": static_key(inputs),
+                    "static_digest": inputs.static_digest, "cluster": self.cluster, "executor": "slurm",
+                    "parameters": params, "timeout_s": job_timeout_s(spec, self.profile, params),
+                    "log": (jobdir / HARNESS_LOG).relative_to(self.root).as_posix(),
+                    "staging": (jobdir / STAGING).relative_to(self.root).as_posix()}
+            self.handles[spec.name] = handle = Handle(spec.name, jobdir, info)
+            fresh.append(handle)
+        groups: dict[str, list[Handle]] = {}
+        for handle in fresh:
+            groups.setdefault(json.dumps(handle.info["parameters"], sort_keys=True), []).append(handle)
+        for group in groups.values():
+            self._submit(group)
+
+    def execute(self, spec, run_file: Path, log_path: Path, timeout: float) -> launch.Result:
+        """Wait for the figure's job; its result as a launch.Result (the timeout is the job's)."""
+        problem = self._problem(spec, log_path)
+        return launch.Result(0) if problem is None else launch.Result(None, error=problem)
+
+    def _problem(self, spec, log_path: Path) -> str | None:
+        handle = self.handles[spec.name]
+        if handle.error:
+            return handle.error
+        result, state = self._wait(handle)
+        self._gather_log(handle, log_path, with_job_logs=not result or "rc" not in result)
+        where = handle.label
+        if not result:
+            return f"{where} ended without a result ({state})"
+        if "error" in result:
+            return f"{where} failed: {result['error'].strip().splitlines()[-1]}"
+        if "superseded" in result:
+            return f"{where} did not run: its staging belongs to job {result['superseded']}"
+        if "timed_out" in result:
+            return f"timed out after {result['timed_out']:g} s ({where})"
+        if result["rc"] != 0:
+            return f"{launch.exit_problem(result['rc'])} ({where})"
+        return None
+
+    def release(self, name: str) -> None:
+        """After the commit or the failure: the job's directories go."""
+        handle = self.handles.get(name)
+        if handle is not None:
+            self._discard(handle)
+
+    def abandon(self, staging: Path) -> None:
+        pass  # interrupted: the job runs on, its staging stays for the next build
+
+    def interrupt(self) -> None:
+        """Ctrl-C: ask whether to cancel the submitted jobs (default: no, they keep running)."""
+        self.stop.set()
+        live = [h for h in self.handles.values() if h.job is not None and h.info.get("job_id")
+                and phase(h, self._slurm_state)[0] in ("queued", "running")]
+        if not live:
+            return
+        ids = ", ".join(str(h.info["job_id"]) for h in live)
+        cancel = False
+        if self.confirm is not None:
+            try:
+                cancel = self.confirm(f"\nCancel the {len(live)} submitted job(s) ({ids})?", default=False)
+            except (Exception, KeyboardInterrupt):   # click.Abort on end of input or a second Ctrl-C
+                cancel = False
+        if cancel:
+            for h in live:
+                self._cancel(h)
+                self._discard(h)
+            self.echo(f"Cancelled {len(live)} job(s): {ids}")
+        else:
+            self.echo(f"{len(live)} job(s) keep running ({ids}); run `ces build --executor slurm "
+                      f"--profile {self.profile}` again to collect them.")
+
+    def finish(self, figures, wanted, cache) -> None:
+        """Sweep the job directories of this build's figures that no figure uses any more (their
+        inputs changed, or the figure is gone) once their job has ended; name those still running."""
+        used = {h.jobdir for h in self.handles.values()}
+        for f in job_files(self.root):
+            if f.parent in used:
+                continue
+            info = _read_json(f) or {}
+            figure = info.get("figure")
+            if figure in figures and figure not in wanted:
+                continue
+            handle = Handle(figure or f.parent.name, f.parent, info)
+            try:
+                handle.job = attach(self.root, info)
+            except Exception:
+                handle.job = None
+            state = phase(handle, self._slurm_state)[0]
+            if state in ("finished", "failed"):
+                self._discard(handle)
+            else:
+                self.echo(f"  note     {handle.label} ({handle.figure}, older inputs) is still {state}"
+                          + (f"; `scancel {info['job_id']}` stops it" if handle.cluster == "slurm" else ""))
+        clean_staging(cache)  # submitit's leftovers of the jobs just collected
+
+    # -- submission -----------------------------------------------------------------------------
+    def _reattach(self, spec, inputs) -> Handle | None:
+        jobdir = self.jobdir(spec, inputs)
+        info = _read_json(jobdir / JOB_FILE)
+        if not info:
+            return None
+        handle = Handle(spec.name, jobdir, info)
+        if info.get("static_key") == static_key(inputs) and info.get("job_id"):
+            try:
+                handle.job = attach(self.root, info)
+            except Exception as exc:
+                self.echo(f"  warning  {spec.name}: cannot follow {handle.label} ({exc}); submitting again")
+                handle.job = None
+            if handle.job is not None:
+                state, word = phase(handle, self._slurm_state)
+                if state != "failed":
+                    self.echo(f"  attached {spec.name} [{self.profile}] → {handle.label} ({word}), "
+                              f"static key {info['static_key'][:16]}")
+                    return handle
+                self.echo(f"  warning  {spec.name}: {handle.label} ended without a result ({word}) while ces "
+                          "was away; submitting again")
+        self._discard(handle)
+        return None
+
+    def _executor(self, params: dict):
+        submitit = _submitit()
+        try:
+            ex = submitit.AutoExecutor(folder=self.tmp / SUBMITIT_DIR / "%j", cluster=self.cluster)
+        except RuntimeError as exc:  # no srun here
+            raise RuntimeError(f"{exc} (run ces on the cluster's login node)") from None
+        ex.update_parameters(**params)
+        return ex
+
+    def _submit(self, group: list[Handle]) -> None:
+        params = dict(group[0].info["parameters"])
+        params.setdefault("name", f"ces-{group[0].figure}" if len(group) == 1 else f"ces-{self.profile}")
+        try:
+            ex = self._executor(params)
+            args = [(str(self.root), str(h.jobdir), h.info["timeout_s"]) for h in group]
+            if len(group) == 1:
+                jobs = [ex.submit(run_figure, *args[0])]
+            else:
+                with ex.batch():
+                    jobs = [ex.submit(run_figure, *a) for a in args]
+        except Exception as exc:  # bad parameters, sbatch refused, no Slurm here
+            why = f"could not submit to {self.cluster}: {exc}".strip().splitlines()
+            for h in group:
+                h.error = why[0] if len(why) == 1 else why[0] + " " + why[-1]
+                self.echo(f"  FAILED   {h.figure}: {h.error}")
+            return
+        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        for h, job in zip(group, jobs):
+            h.job = job
+            h.info.update(job_id=str(job.job_id), submitted=now, ces_pid=os.getpid(),
+                          submitit_folder=job.paths.folder.relative_to(self.root).as_posix())
+            _write_json(h.jobdir / JOB_FILE, h.info)
+            array = f", array of {len(group)}" if len(group) > 1 else ""
+            self.echo(f"  submitted {h.figure} [{self.profile}] → {h.label}{array}, "
+                      f"static key {h.info['static_key'][:16]}")
+
+    # -- waiting ------------------------------------------------------------------------------------
+    def _slurm_state(self, job) -> str:
+        with self._lock:  # one sacct call for all jobs at most every SACCT_EVERY_S
+            force = time.monotonic() - self._last_sacct > SACCT_EVERY_S
+            if force:
+                self._last_sacct = time.monotonic()
+        return job.watcher.get_state(job.job_id, mode="force" if force else "cache")
+
+    def _wait(self, handle: Handle) -> tuple[dict | None, str]:
+        job = handle.job
+        if handle.cluster == "debug":   # runs here, now, in this thread
+            with self._debug:
+                return _result(job, lambda: "cancelled")
+        while phase(handle, self._slurm_state)[0] not in ("finished", "failed"):
+            if self.stop.wait(self.poll_s):
+                raise Detached(handle.label)
+        if handle.cluster != "slurm":
+            job._results_timeout_s = 1     # no shared filesystem to wait for
+        return _result(job, lambda: phase(handle, self._slurm_state)[1])
+
+    def _gather_log(self, handle: Handle, log_path: Path, with_job_logs: bool) -> None:
+        """cache/.logs/<figure>.log: the figure's output, then (if the job died outside the figure)
+        the tail of submitit's own logs."""
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(handle.jobdir / HARNESS_LOG, log_path)
+        except OSError:
+            log_path.write_bytes(b"")
+        if not with_job_logs or handle.job is None:
+            return
+        with open(log_path, "ab") as out:
+            for path in (handle.job.paths.stdout, handle.job.paths.stderr):
+                if path.is_file():
+                    with open(path, "rb") as f:
+                        f.seek(max(0, f.seek(0, 2) - 16384))
+                        out.write(f"\n---- {handle.label}: {path.relative_to(self.root)} ----\n".encode())
+                        out.write(f.read())
+
+    def _cancel(self, handle: Handle) -> None:
+        job = handle.job
+        try:
+            if handle.cluster == "local" and getattr(job, "_process", None) is None:
+                os.kill(int(job.job_id), signal.SIGINT)   # what LocalJob.cancel does, for a re-attached job
+            else:
+                job.cancel(check=False)
+        except (OSError, ValueError, subprocess.SubprocessError):
+            pass
+
+    def _discard(self, handle: Handle) -> None:
+        folder = handle.info.get("submitit_folder")
+        if folder and handle.info.get("job_id"):
+            shutil.rmtree(self.root / folder, ignore_errors=True)
+        shutil.rmtree(handle.jobdir, ignore_errors=True)
