@@ -256,6 +256,7 @@ class Handle:
     unknown_since: float | None = None  # time.time() when sacct and squeue first both ignored it
     started: float | None = None  # time.time() when it was first seen running (this run)
     was_running: bool = False
+    requeue_mark: tuple | None = None  # the figure's log when a requeue was last reported
     collected: bool = False       # released: committed or failed, not to be cancelled
 
     @property
@@ -428,6 +429,7 @@ class SlurmExecutor:
         self._lock = threading.Lock()
         self._debug = threading.Lock()    # debug jobs run in this process and swap os.environ
         self._last_sacct = float("-inf")
+        self._listed: tuple[set, set] | None = None  # (jobs asked, jobs listed) at the last sacct call
         self.tmp = root / "cache" / ".tmp"
 
     # -- what the Runner calls --------------------------------------------------------------
@@ -626,11 +628,25 @@ class SlurmExecutor:
 
     # -- waiting ------------------------------------------------------------------------------------
     def _slurm_state(self, job) -> str:
-        with self._lock:  # one sacct call for all jobs at most every SACCT_EVERY_S
-            force = time.monotonic() - self._last_sacct > SACCT_EVERY_S
-            if force:
+        """sacct's state of the job: one sacct call for all jobs at most every SACCT_EVERY_S. submitit's
+        watcher keeps the last state it read for a job that sacct no longer lists (a queued array
+        task cancelled: PENDING for ever); such a job reads UNKNOWN here."""
+        watcher = job.watcher
+        with self._lock:
+            state = watcher.get_state(job.job_id, mode="cache")  # registers the job
+            if time.monotonic() - self._last_sacct > SACCT_EVERY_S:
                 self._last_sacct = time.monotonic()
-        return job.watcher.get_state(job.job_id, mode="force" if force else "cache")
+                asked = set(getattr(watcher, "_registered", ())) - set(getattr(watcher, "_finished", ()))
+                watcher.update()
+                try:
+                    self._listed = (asked, set(watcher.read_info(getattr(watcher, "_output", b""))))
+                except Exception:
+                    self._listed = None
+                state = watcher.get_state(job.job_id, mode="cache")
+            listed = getattr(self, "_listed", None)
+        if listed is not None and job.job_id in listed[0] and job.job_id not in listed[1]:
+            return "UNKNOWN"
+        return state
 
     def _wait(self, handle: Handle) -> tuple[dict | None, str]:
         job = handle.job
@@ -643,14 +659,29 @@ class SlurmExecutor:
                 break
             if ph == "running":
                 handle.was_running = True
-            elif handle.was_running and word != "UNKNOWN":  # pre-empted or `scontrol requeue`: follow it
-                handle.was_running = False
+            elif word != "UNKNOWN" and handle.cluster == "slurm" and self._requeued(handle):
                 self.echo(f"  requeued {handle.figure} → {handle.label} ({word}), following it")
             if self.stop.wait(self.poll_s):
                 raise Detached(handle.label)
-        if handle.cluster != "slurm" or (ph == "failed" and word != "COMPLETED"):
-            job._results_timeout_s = 0 if handle.cluster == "slurm" else 1  # no result is coming
+        if handle.cluster != "slurm":
+            job._results_timeout_s = 1     # no shared filesystem to wait for
+        elif ph == "failed" and not job.paths.result_pickle.exists():
+            return None, word              # no result is coming (and submitit would wait on its own state)
         return _result(job, lambda: word)
+
+    @staticmethod
+    def _requeued(handle: Handle) -> bool:
+        """Queued again after it ran (pre-empted, `scontrol requeue`): seen running, or its figure's
+        log written by a run that ces did not see. True once per requeue."""
+        try:
+            st = (handle.jobdir / HARNESS_LOG).stat()
+            mark = (st.st_ino, st.st_mtime_ns)
+        except OSError:
+            mark = None
+        if not handle.was_running and (mark is None or mark == handle.requeue_mark):
+            return False
+        handle.was_running, handle.requeue_mark = False, mark
+        return True
 
     def _check_gpus(self, handles: list[Handle]) -> None:
         """Refuse, before submitting anything, a GPU request to a partition without GPUs."""
