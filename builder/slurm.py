@@ -36,7 +36,9 @@ This module imports neither submitit nor yaml until they are needed (`ces status
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import io
 import json
 import math
 import os
@@ -605,11 +607,13 @@ class SlurmExecutor:
         try:
             ex = self._executor(params)
             args = [(str(self.root), str(h.jobdir), h.info["timeout_s"]) for h in group]
-            if len(group) == 1:
-                jobs = [ex.submit(run_figure, *args[0])]
-            else:
-                with ex.batch():
-                    jobs = [ex.submit(run_figure, *a) for a in args]
+            # submitit prints sbatch's stderr when it fails; the FAILED line and the log say it instead
+            with contextlib.redirect_stderr(io.StringIO()):
+                if len(group) == 1:
+                    jobs = [ex.submit(run_figure, *args[0])]
+                else:
+                    with ex.batch():
+                        jobs = [ex.submit(run_figure, *a) for a in args]
         except Exception as exc:  # bad parameters, sbatch refused, no Slurm here: the Runner says it, once
             why = [line.strip() for line in f"{exc}".strip().splitlines() if line.strip()] or [type(exc).__name__]
             for h in group:

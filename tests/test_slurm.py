@@ -335,3 +335,29 @@ def test_a_gpu_figure_on_a_cluster_without_gpus(slurm_deck, tmp_path, run_ces, f
     assert len(errors) == 1 and 'line declares "gpu": True' in errors[0] and "have none" in errors[0], out
     assert "gpu: {gpus_per_node: 0}" in out and "FAILED" not in out
     assert not _sh("squeue", "-h", f"--name={job_name(slurm_deck)}").stdout.strip()  # nothing submitted
+
+
+def test_a_refused_submission_is_one_failed_line_and_a_log(slurm_deck, run_ces):
+    cfg = slurm_deck / "ces.yml"
+    cfg.write_text(re.sub(r"partition: \S+", "partition: nosuch", cfg.read_text()))
+    proc = run_ces(slurm_deck, "build", "--profile", "smoke", "line", check=False)
+    line = failed_line(proc.stdout, "line")
+    assert proc.returncode == 1 and "could not submit to slurm: sbatch: error:" in line and "log: cache/.logs/line.log" in line
+    assert not [x for x in proc.stderr.splitlines() if x.startswith("sbatch:")], proc.stderr  # no raw sbatch line
+    log = (slurm_deck / "cache" / ".logs" / "line.log").read_text()
+    assert "invalid partition specified: nosuch" in log and '"slurm_partition": "nosuch"' in log
+
+
+def test_ctrl_c_offers_to_cancel_only_the_jobs_still_running(slurm_deck, tmp_path):
+    env = {**os.environ, "CES_TEST_NAP": "120"}
+    with open(tmp_path / "b.log", "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "builder.cli", "build", "--profile", "smoke"], cwd=slurm_deck,
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, env=env)
+        wait_for(lambda: "ran      line" in (tmp_path / "b.log").read_text(), "line to be collected", 90)
+        info = wait_for(started(slurm_deck), "nap to start")
+        proc.send_signal(subprocess.signal.SIGINT)
+        proc.communicate(b"y\n", timeout=60)
+    log = (tmp_path / "b.log").read_text()
+    line_id = re.search(r"submitted line \[smoke\] → Slurm job (\S+),", log)[1]
+    assert f"Cancel the 1 submitted job(s) ({info['job_id']})? [y/N]" in log and line_id not in log.split("Cancel")[1], log
+    wait_for(lambda: squeue_state(info["job_id"]) in ("", "COMPLETING"), "the job to be cancelled", 30)
