@@ -256,7 +256,6 @@ class Handle:
     error: str | None = None      # the submission failed
     lost_after_s: float = LOST_AFTER_S
     unknown_since: float | None = None  # time.time() when sacct and squeue first both ignored it
-    started: float | None = None  # time.time() when it was first seen running (this run)
     was_running: bool = False
     requeue_mark: tuple | None = None  # the figure's log when a requeue was last reported
     collected: bool = False       # released: committed or failed, not to be cancelled
