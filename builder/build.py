@@ -12,9 +12,11 @@ import shutil
 import time
 from pathlib import Path
 
-from . import __version__, publish, render, slides
-from .cache import Cache, Entry, digest_json, sha256_file
-from .errors import BuildError, ConfigError
+from . import __version__, launch, publish, render, slides
+from .cache import Cache, Entry
+from .keys import digest_json, sha256_file
+from .errors import BuildError
+from .files import find_root  # noqa: F401 (cli: stage.find_root)
 from .slurm import clean_staging
 from .figures import FigureSpec, discover
 from .profiles import PROFILES
@@ -22,14 +24,6 @@ from .runner import Outcome, Runner, plan
 
 STAMP = ".ces-stamp"
 LOW_SPACE = 64 * 2**20  # below this, a failed build says that the disk is full
-
-
-def find_root(start: Path | None = None) -> Path:
-    here = (start or Path.cwd()).resolve()
-    for d in (here, *here.parents):
-        if (d / render.CONFIG).is_file():
-            return d
-    raise ConfigError(f"no {render.CONFIG} in {here} or above", tip="run ces inside the deck's repository")
 
 
 @contextlib.contextmanager
@@ -101,6 +95,7 @@ def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep
         render.check_pandoc(root, config, lines, sources)
     cache = Cache(root)
     with disk_errors(root), build_lock(root, echo):
+        launch.kill_orphans()  # processes a killed ces' figures left running
         clean_staging(cache)  # staging left by killed runs; that of submitted Slurm jobs stays
         runner = Runner(root, figures, cache, profile, jobs=jobs, keep_going=keep_going, echo=echo, executor=executor)
         outcomes = runner.build(figures_wanted, frozen=frozen)

@@ -1,19 +1,4 @@
-"""The figure cache: what goes into a key, entries on disk, and how they are checked.
-
-What goes into a figure's key (and nothing else):
-  - the cache format version (FORMAT below);
-  - the script's code, parsed and dumped with comments, docstrings and formatting dropped,
-    and without the FIGURE declaration (its caption and alt are prose, not code);
-  - the same normalised code of every project-local module it imports, transitively
-    (figures/_style.py, ...); the `builder` package itself is the tool, not an input;
-  - the active profile's params, the seed, the declared outputs;
-  - the keys of the upstream figures it needs;
-  - every file it read under the project while it ran, with its content hash (recorded by
-    the harness, like a compiler's depfile; .py files are hashed normalised too), and the
-    listing of every project directory it listed;
-  - the versions of the third-party packages it imports (statically, top-level imports of
-    the script and its local modules).
-Slide text never enters a key. Device, wall time and date are recorded, not keyed.
+"""The figure cache: entries on disk, and how they are checked (what goes into a key: builder.keys).
 
 Layout: cache/<figure>/<key[:16]>/{manifest.json, log.txt, out/<outputs>}. An entry is
 written in cache/.tmp/ and renamed into place, so it exists whole or not at all. An entry
@@ -31,170 +16,19 @@ file it recorded still hashes the same. A read that depends on data outside the 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import shutil
 import sys
 import uuid
 from dataclasses import dataclass, field
-
-from . import memo
-from .memo import code_digest  # noqa: F401 (re-exported: the normalisation keys use)
 from pathlib import Path
 
-FORMAT = 1
+from .files import write_json
+from .keys import FORMAT, Inputs, digest_json, entry_key, file_digest, make_key, sha256_file
+from .memo import code_digest  # noqa: F401 (re-exported: the normalisation keys use)
+
 MANIFEST = "manifest.json"
-
-
-# -- hashing ----------------------------------------------------------------------------
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def file_digest(path: Path) -> str | None:
-    """Digest of a file read by a figure (None if gone): normalised for .py, bytes otherwise.
-    A directory's digest is that of its sorted listing."""
-    try:
-        if path.is_dir():
-            return sha256_bytes("\n".join(sorted(os.listdir(path))).encode())
-        if path.suffix == ".py":
-            try:
-                return memo.facts(path)["code"]
-            except (SyntaxError, ValueError):
-                pass
-        return sha256_file(path)
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
-        return None
-
-
-def digest_json(obj) -> str:
-    return sha256_bytes(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode())
-
-
-# -- imports ----------------------------------------------------------------------------
-def _find_local(name: str, search: list[Path]) -> Path | None:
-    rel = name.replace(".", os.sep)
-    for base in search:
-        for candidate in (os.path.join(base, rel + ".py"), os.path.join(base, rel, "__init__.py")):
-            if os.path.isfile(candidate):
-                return Path(candidate)
-    return None
-
-
-def scan_imports(names: list[str], root: Path) -> tuple[dict[str, str], set[str]]:
-    """Project-local modules imported (transitively: relative path -> code digest) and
-    third-party top-level names."""
-    search = [root / "figures", root]
-    local: dict[str, str] = {}
-    third: set[str] = set()
-    todo = [names]
-    while todo:
-        for name in todo.pop():
-            top = name.split(".")[0]
-            if top in sys.stdlib_module_names or top == "builder" or top == "__future__":
-                continue
-            path = _find_local(name, search)
-            if path is None:
-                if _find_local(top, search) is None:
-                    third.add(top)
-                continue
-            rel = path.relative_to(root).as_posix()
-            if rel not in local:
-                found = memo.facts(path)
-                local[rel] = found["code"]
-                todo.append(found["imports"])
-    return local, third
-
-
-_dist_cache: dict[str, list[str]] | None = None
-
-
-def _version(name: str) -> str:
-    """importlib.metadata.version(name), without parsing the whole METADATA as an e-mail (its long
-    description makes that ~1.5 ms a package, paid for every figure by `ces status`)."""
-    import importlib.metadata
-
-    dist = importlib.metadata.distribution(name)  # PackageNotFoundError if none
-    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
-    for line in text.splitlines():
-        if not line.strip():
-            break  # end of the headers
-        if line.startswith("Version:"):
-            return line.split(":", 1)[1].strip()
-    return dist.version
-
-
-_versions_of_module: dict[str, dict[str, str]] = {}  # per process: figures share their imports
-# Modules whose distribution has another name: looked up directly, since the general mapping
-# (importlib.metadata.packages_distributions) reads every installed package (~0.3 s).
-DISTRIBUTION_OF = {"yaml": "PyYAML", "sklearn": "scikit-learn", "PIL": "Pillow", "cv2": "opencv-python",
-                   "bs4": "beautifulsoup4", "skimage": "scikit-image", "attr": "attrs"}
-
-
-def package_versions(modules: set[str]) -> dict[str, str]:
-    """Distribution versions of top-level module names (yaml -> PyYAML 6.0.3)."""
-    versions = {}
-    for mod in sorted(modules):
-        if mod not in _versions_of_module:
-            _versions_of_module[mod] = _module_versions(mod)
-        versions.update(_versions_of_module[mod])
-    return versions
-
-
-def _module_versions(mod: str) -> dict[str, str]:
-    import importlib.metadata  # here: the figure harness imports this module and needs none of it
-
-    global _dist_cache
-    for dist in filter(None, (mod, DISTRIBUTION_OF.get(mod))):
-        try:
-            return {dist: _version(dist)}
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    if _dist_cache is None:  # slower; only when a module's name is not its distribution's
-        _dist_cache = importlib.metadata.packages_distributions()
-    return {dist: _version(dist) for dist in _dist_cache.get(mod, [])} or {mod: "not installed"}
-
-
-# -- keys -------------------------------------------------------------------------------
-@dataclass
-class Inputs:
-    """Everything known about a figure's inputs before it runs."""
-
-    static: dict          # code, modules, params, seed, outputs, upstream keys
-    packages: dict        # distribution -> version
-
-    @property
-    def static_digest(self) -> str:
-        return digest_json(self.static)
-
-
-def static_inputs(spec, profile: str, upstream_keys: dict[str, str], root: Path) -> Inputs:
-    script = memo.facts(spec.path)
-    local, third = scan_imports(script["imports"], root)
-    static = {
-        "format": FORMAT,
-        "figure": spec.name,
-        "code": script["code_nofig"],
-        "modules": dict(sorted(local.items())),
-        "params": spec.params(profile),
-        "seed": spec.seed,
-        "outputs": sorted(spec.outputs),
-        "upstream": dict(sorted(upstream_keys.items())),
-    }
-    return Inputs(static, package_versions(third))
-
-
-def entry_key(inputs: Inputs, reads: dict[str, str | None]) -> str:
-    return digest_json({"static": inputs.static_digest, "packages": inputs.packages, "reads": reads})
 
 
 # -- entries ----------------------------------------------------------------------------
@@ -234,8 +68,7 @@ def manifest_problem(path: Path, manifest: dict) -> str | None:
     try:
         if digest_json(manifest["static"]) != manifest["static_digest"]:
             return "manifest.json was edited (its inputs do not match their digest)"
-        if digest_json({"static": manifest["static_digest"], "packages": manifest["packages"],
-                        "reads": manifest["reads"]}) != manifest["key"]:
+        if make_key(manifest["static_digest"], manifest["packages"], manifest["reads"]) != manifest["key"]:
             return "manifest.json was edited (its inputs do not match its key)"
         if path.name != manifest["key"][:16]:
             return f"manifest.json belongs to entry {manifest['key'][:16]}"
@@ -346,6 +179,8 @@ class Cache:
         if old.get("outputs") != new["outputs"]:
             reasons.append("declared outputs changed")
         reasons += _dict_changes("upstream", old.get("upstream", {}), new["upstream"], values=False)
+        if "runtime" in old:
+            reasons += _dict_changes("ces module", old["runtime"], new["runtime"], values=False)
         for rel, d in entry.manifest.get("reads", {}).items():
             if rel not in new["modules"] and rel not in old.get("modules", {}) and file_digest(self.root / rel) != d:
                 reasons.append(f"data file {rel} changed" if d else f"data file {rel} appeared")
@@ -375,16 +210,15 @@ class Cache:
             "static": inputs.static,
             "packages": inputs.packages,
             "reads": reads,
-            "outputs": {name: sha256_file(staging / "out" / name) for name in sorted(spec.outputs)},
+            "outputs": record.get("output_digests") or {name: sha256_file(staging / "out" / name)
+                                                        for name in sorted(spec.outputs)},
             "wall_time_s": round(record.get("wall_time_s", 0.0), 3),
             "device": record.get("device", "cpu"),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "python": sys.version.split()[0],
             "ces_format": FORMAT,
         }
-        tmp_manifest = staging / (MANIFEST + ".tmp")
-        tmp_manifest.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp_manifest, staging / MANIFEST)
+        write_json(staging / MANIFEST, manifest)
         final = self.dir / spec.name / key[:16]
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():

@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from .errors import ExitCode
 from .profiles import DEFAULT, HELP, PROFILES
 
 frozen_help = ("Never compute: fail listing every stale figure (for CI and GitHub Pages). Entries built with "
@@ -158,15 +159,21 @@ def llm_status():
 
 
 def main():
+    """Run a command; a CesError (or Click's usage error) prints once and exits with its ExitCode,
+    Ctrl-C exits INTERRUPTED (130) where Click's standalone mode would exit 1."""
     try:
-        cli.main(prog_name="ces", standalone_mode=True)
-    except KeyboardInterrupt:  # pragma: no cover - click turns it into Abort normally
+        code = cli.main(prog_name="ces", standalone_mode=False)
+    except click.ClickException as exc:   # CesError and UsageError: one line (and a tip)
+        exc.show()
+        code = exc.exit_code
+    except (click.Abort, KeyboardInterrupt, EOFError):
         click.echo("Aborted!", err=True)
-        sys.exit(130)
+        code = ExitCode.INTERRUPTED
     finally:
         memo = sys.modules.get("builder.memo")  # facts about sources parsed by this command
         if memo is not None:
             memo.save()
+    sys.exit(int(code) if isinstance(code, int) else ExitCode.OK)
 
 
 @cli.command()

@@ -104,6 +104,7 @@ class LocalExecutor:
     def __init__(self):
         self._procs: dict[str, object] = {}
         self._lock = threading.Lock()
+        launch.become_subreaper()  # what a figure's children leave is re-parented to ces, then killed
 
     def workers(self, jobs: int, figures: int) -> int:
         return jobs

@@ -94,7 +94,7 @@ def main(spec_path: str) -> int:
     finally:
         import builder.script as api
 
-        from .cache import file_digest
+        from .keys import file_digest
 
         record = {
             "wall_time_s": time.perf_counter() - start,
@@ -111,7 +111,7 @@ def main(spec_path: str) -> int:
         try:
             Path(spec["record"]).write_text(json.dumps(record, indent=1), encoding="utf-8")
         except OSError as exc:  # a full disk: say it in one line, not as a second traceback
-            print(f"ces: could not write the run record {spec['record']}: {exc.strerror or exc}", file=sys.stderr)
+            sys.stderr.write(f"ces: could not write the run record {spec['record']}: {exc.strerror or exc}\n")
             status = status or 1
     return status
 

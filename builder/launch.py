@@ -8,9 +8,10 @@ and builder.sandbox (untrusted code). What every launch gets:
   - PR_SET_PDEATHSIG: Linux kills it when the thread that started it dies (ces killed);
   - resource limits set in the child before exec: address space (`memory_bytes`), CPU time
     (`cpu_seconds`), size of any file written (`fsize_bytes`), no core dumps;
-  - a token in its environment (CES_LAUNCH) that its descendants inherit: when it ends, any
-    process still carrying the token (a daemon started in its own session) is killed too;
-    `become_subreaper()` makes ces the parent of such orphans so that they are reaped.
+  - a token in its environment (CES_LAUNCH=<ces pid>-<uuid>) that its descendants inherit: when
+    it ends, any process still carrying the token (a daemon started in its own session) is
+    killed too; `become_subreaper()` makes ces the parent of such orphans so that they are
+    reaped, and `kill_orphans()` (at the start of a build) kills what a killed ces left.
 
 The API (stable: builder.sandbox uses it too):
 
@@ -27,7 +28,7 @@ The API (stable: builder.sandbox uses it too):
              ("exit 3", "killed by SIGKILL (out of memory, …)", "timed out after 5 s").
 
 Also: tail(path, lines) of a log, copy_tail(src, dst, max_bytes), kill_group(proc),
-exit_problem(returncode), become_subreaper().
+exit_problem(returncode), become_subreaper(), kill_orphans().
 """
 
 from __future__ import annotations
@@ -162,10 +163,47 @@ def _reap(pids: list[int]) -> None:
             time.sleep(0.01)
 
 
+def kill_orphans() -> int:
+    """SIGKILL what launches of a ces that is gone left behind (a daemon in its own session that
+    survived a kill -9 of ces): processes whose CES_LAUNCH names a pid that no longer runs."""
+    killed = []
+    me = os.getpid()
+    prefix = f"{TOKEN_ENV}=".encode()
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return 0
+    for pid in pids:
+        if pid == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                token = next((v[len(prefix):] for v in f.read().split(b"\0") if v.startswith(prefix)), None)
+            if token is None:
+                continue
+            owner = int(token.split(b"-", 1)[0])
+            if owner == me or _alive(owner):
+                continue
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except (OSError, ValueError):
+            continue
+    _reap(killed)
+    return len(killed)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def run(cmd, cwd, env, log_path=None, timeout=None, memory_bytes=None, cpu_seconds=None, *,
         fsize_bytes=None, stdout=None, stderr=None, pass_fds=(), on_start=None) -> Result:
     """Run cmd to its end (or its timeout); see the module docstring."""
-    token = uuid.uuid4().hex
+    token = f"{os.getpid()}-{uuid.uuid4().hex}"  # the launching ces' pid: kill_orphans reads it
     env = dict(os.environ if env is None else env, **{TOKEN_ENV: token})
     start = time.perf_counter()
     log = open(log_path, "wb") if log_path is not None else None

@@ -27,13 +27,17 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 from collections.abc import Iterable
 
-from .errors import CesError, ConfigError
+import click
+
+from . import files
+from .files import write_json
+from .errors import (ConfigError, LLMError, LLMHTTPError, LLMMalformedAnswer,  # noqa: F401 (builder.llm.LLM*)
+                     LLMTimeout, LLMUnavailable)
 
 CONFIG_FILE = "llm.yml"
 CACHE_DIR = Path("cache") / "llm"
@@ -65,30 +69,6 @@ _DEFAULTS = {"backend": "none", "model": None, "revision": None, "temperature": 
 
 # -- errors ---------------------------------------------------------------------------------
 
-class LLMError(CesError):
-    """A configured model could not give an answer; one line, plus a tip."""
-
-
-class LLMUnavailable(LLMError):
-    """The model cannot be reached or loaded (no server, not in the local cache, no key)."""
-
-
-class LLMTimeout(LLMUnavailable):
-    """The endpoint did not answer in time, after the configured retries."""
-
-
-class LLMHTTPError(LLMError):
-    """The endpoint answered with an HTTP error status."""
-
-    def __init__(self, message: str, status: int, tip: str | None = None):
-        super().__init__(message, tip)
-        self.status = status
-
-
-class LLMMalformedAnswer(LLMError):
-    """The endpoint answered something that is not a chat-completions answer."""
-
-
 # -- answers --------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
@@ -117,12 +97,7 @@ class Answer:
 
 def find_root(start: Path | None = None) -> Path:
     """The deck root: the nearest directory holding llm.yml or _quarto.yml, else this checkout."""
-    here = (start or Path.cwd()).resolve()
-    for marker in (CONFIG_FILE, "_quarto.yml"):
-        for d in (here, *here.parents):
-            if (d / marker).is_file():
-                return d
-    return Path(__file__).resolve().parent.parent
+    return files.find_root(start, markers=(CONFIG_FILE, files.PROJECT_FILE), fallback=Path(__file__).resolve().parent.parent)
 
 
 def _root(root) -> Path:
@@ -148,13 +123,21 @@ def load_config(root=None) -> dict[str, dict]:
 
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not UTF-8 ({exc.reason} at byte {exc.start})",
+                          tip="save the file as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path.name}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("queries", {}), dict):
+    if not isinstance(raw, dict) or not isinstance(raw.get("queries") or {}, dict):
         raise ConfigError(f"{path.name}: expected a mapping with `defaults:` and `queries:`")
+    if not isinstance(raw.get("defaults") or {}, dict):
+        raise ConfigError(f"{path.name}: defaults: must be a mapping of settings, not {raw['defaults']!r}")
     defaults = {**_DEFAULTS, **(raw.get("defaults") or {})}
     out = {}
     for name, entry in (raw.get("queries") or {}).items():
+        if not isinstance(entry or {}, dict):
+            raise ConfigError(f"{path.name}: queries.{name}: must be a mapping of settings (backend:, model:, "
+                              f"messages:, …), not {entry!r}")
         cfg = {**defaults, **(entry or {})}
         _check(path.name, str(name), cfg)
         out[str(name)] = cfg
@@ -429,9 +412,9 @@ def _fallback(name: str, root: Path, reason: str, cfg: dict | None, warn: bool =
               tip: str | None = None) -> Answer:
     msgs = tuple(cfg["messages"]) if cfg else ()
     if warn:
-        print(f"llm: {name}: {reason}; "
-              f"{'using the talk transcript' if name in TRANSCRIPTS else 'no answer to show'}"
-              f"{' (' + tip + ')' if tip else ''}", file=sys.stderr)
+        click.echo(f"llm: {name}: {reason}; "
+                   f"{'using the talk transcript' if name in TRANSCRIPTS else 'no answer to show'}"
+                   f"{' (' + tip + ')' if tip else ''}", err=True)
     if name not in TRANSCRIPTS:
         return Answer(query=name, text=None, source="missing", model=None, date=None, reason=reason,
                       label="Pas de réponse : aucun modèle configuré, et l'exposé original ne montre pas la complétion",
@@ -453,20 +436,7 @@ def _rel(path: Path, root: Path) -> str:
 
 def _write_json_atomic(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True, ensure_ascii=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_json(path, data)
 
 
 # -- backends --------------------------------------------------------------------------------

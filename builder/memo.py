@@ -17,8 +17,10 @@ import os
 import uuid
 from pathlib import Path
 
+from .files import atomic_write
+
 MEMO = Path(".ces") / "code-memo.json"
-VERSION = 1
+VERSION = 2
 
 _memo: dict[str, dict] = {}
 _used: set[str] = set()
@@ -46,10 +48,7 @@ def save() -> None:
     path = _loaded_from / MEMO
     try:
         path.parent.mkdir(exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        tmp.write_text(json.dumps({"version": VERSION, "facts": {k: _memo[k] for k in _used if k in _memo}}),
-                       encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps({"version": VERSION, "facts": {k: _memo[k] for k in _used if k in _memo}}))
     except OSError:
         pass
 
@@ -87,8 +86,17 @@ def imported_names(tree: ast.Module) -> list[str]:
     return names
 
 
+def relative_imports(tree: ast.Module) -> list[str]:
+    """Sibling modules imported with `from .x import y` / `from . import x` (a package's own)."""
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names += [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+    return names
+
+
 def facts(path: Path, tree: ast.Module | None = None, source: bytes | None = None) -> dict:
-    """{'code', 'code_nofig', 'imports', 'decl', 'line'} of a source file; SyntaxError if it has one.
+    """{'code', 'code_nofig', 'imports', 'relative', 'decl', 'line'} of a source file; SyntaxError if it has one.
     'decl' is the FIGURE literal (None without one, or when it is not a plain literal)."""
     source = path.read_bytes() if source is None else source
     sha = hashlib.sha256(source).hexdigest()
@@ -109,6 +117,7 @@ def facts(path: Path, tree: ast.Module | None = None, source: bytes | None = Non
         "code": code_digest(tree),
         "code_nofig": code_digest(tree, drop_figure=True),
         "imports": imported_names(tree),
+        "relative": relative_imports(tree),
         "decl": decl,
         "line": node.lineno if node is not None else None,
     }

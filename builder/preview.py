@@ -240,7 +240,7 @@ class Preview:
         try:
             stage.build(self.root, self.profile, self.jobs, False, self.renderer, True, echo=self.echo)
         except CesError as exc:
-            error = exc.format_message() + (f"\nTip: {exc.tip}" if getattr(exc, "tip", None) else "")
+            error = exc.describe()
         except Exception:  # noqa: BLE001 - a bug must not stop the preview: show it, keep serving
             error = traceback.format_exc(limit=5)
         if error:

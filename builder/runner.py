@@ -8,20 +8,24 @@ from __future__ import annotations
 import concurrent.futures as cf
 import graphlib
 import json
+import os
 import shutil
+import stat
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import launch
-from .cache import Cache, Entry, Lookup, static_inputs
+from .cache import Cache, Entry, Lookup
+from .keys import output_digest, static_inputs
 from .errors import BuildError, StaleError
 from .executors import LocalExecutor
 from .harness import RUN_FILE, write_run
 from .figures import FigureSpec, closure
 
 MAX_LOG_BYTES = 256 * 1024  # kept in the entry; the full log stays in cache/.logs/
+MAX_OUTPUT_MB = 512         # per output file (CES_MAX_OUTPUT_MB overrides)
 
 
 @dataclass
@@ -248,14 +252,35 @@ class Runner:
                 self.echo("  … running " + ", ".join(f"{n} ({now - t:.0f} s)" for n, t in running.items()))
 
 
+def max_output_bytes() -> int:
+    return int(float(os.environ.get("CES_MAX_OUTPUT_MB", MAX_OUTPUT_MB)) * 2**20)
+
+
 def _check_outputs(spec: FigureSpec, outdir: Path, record: dict) -> str | None:
-    if record.get("writes_outside"):
-        return "wrote outside its output directory: " + ", ".join(record["writes_outside"][:5])
-    present = {p.name for p in outdir.iterdir()}
+    """None when the outputs are exactly the declared ones, each a regular file under the size
+    cap (opened without following links: a FIFO, a device or a link to /etc/passwd is refused);
+    their sha256 go to record["output_digests"]."""
+    for key, what in (("writes_outside", "wrote outside its output directory"),
+                      ("vandalised", "changed the project"), ("changed_reads", "read a file that changed while it ran")):
+        if record.get(key):
+            return f"{what}: " + ", ".join(record[key][:5])
+    try:
+        if not stat.S_ISDIR(os.lstat(outdir).st_mode):
+            return "replaced its output directory by something that is not a directory"
+        present = set(os.listdir(outdir))
+    except OSError as exc:
+        return f"its output directory is gone ({exc.strerror})"
     missing = [o for o in spec.outputs if o not in present]
     if missing:
         return "did not write declared output(s): " + ", ".join(missing)
     extra = sorted(present - set(spec.outputs))
     if extra:
         return "wrote undeclared file(s): " + ", ".join(extra) + " (add them to FIGURE['outputs'])"
+    digests = {}
+    for name in sorted(spec.outputs):
+        try:
+            digests[name] = output_digest(outdir / name, max_output_bytes())
+        except ValueError as exc:
+            return f"output {name} {exc}"
+    record["output_digests"] = digests
     return None

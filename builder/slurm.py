@@ -53,7 +53,9 @@ from pathlib import Path
 
 from . import launch
 from .errors import ConfigError, Detached
+from .files import write_json
 from .harness import harness_command, harness_env, write_run
+from .keys import static_key
 
 CLUSTERS = ("slurm", "local", "debug")  # submitit's: local and debug run the jobs on this machine
 JOB_FILE = "job.json"
@@ -87,16 +89,8 @@ ENDED = {
 }
 
 
-
-def static_key(inputs) -> str:
-    """The key as far as it is known before the figure runs (the reads are added after)."""
-    from .cache import digest_json
-
-    return digest_json({"static": inputs.static_digest, "packages": inputs.packages})
-
-
 def run_figure(root: str, jobdir: str, timeout_s: float) -> dict:
-    """What a submitted job runs (pickled by reference: the job imports builder.executors).
+    """What a submitted job runs (pickled by reference: the job imports builder.slurm).
 
     Waits until job.json names this job, then runs the harness exactly as the local executor
     does, its output in <jobdir>/harness.log. Returns a small dict; never raises for the figure.
@@ -161,13 +155,6 @@ def _read_json(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-
 def slurm_parameters(spec, profile: str, slurm: dict) -> dict:
     """The arguments of AutoExecutor.update_parameters for one figure, from the lowest layer up:
     ces.yml `slurm:` (site defaults) < the figure's declaration < `slurm.gpu:` (gpu figures) <
@@ -201,7 +188,6 @@ def job_timeout_s(spec, profile: str, params: dict) -> float:
     if params.get("timeout_min", declared) == declared:
         return spec.timeout[profile]
     return max(60.0, (params["timeout_min"] - GRACE_MIN) * 60.0)
-
 
 
 # -- the staging area --------------------------------------------------------------------------
@@ -624,7 +610,7 @@ class SlurmExecutor:
             h.job = job
             h.info.update(job_id=str(job.job_id), submitted=now, ces_pid=os.getpid(),
                           submitit_folder=job.paths.folder.relative_to(self.root).as_posix())
-            _write_json(h.jobdir / JOB_FILE, h.info)
+            write_json(h.jobdir / JOB_FILE, h.info)
             array = f", array of {len(group)}" if len(group) > 1 else ""
             self.echo(f"  submitted {h.figure} [{self.profile}] → {h.label}{array}, "
                       f"static key {h.info['static_key'][:16]}")

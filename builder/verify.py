@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import Cache
-from .errors import BuildError
+from .errors import VerifyError
 from .harness import write_run
 from .figures import closure
 from .runner import Runner, plan
@@ -89,7 +89,7 @@ def verify(root: Path, figures: dict, profile: str, names=None, echo=print) -> l
     echo(f"{identical}/{len(verdicts)} figures bit-reproducible on this machine, "
          f"{sum(v.result == 'within-tolerance' for v in verdicts)} within tolerance, {len(bad)} differ or failed")
     if bad:
-        raise BuildError(f"{len(bad)} figure(s) not reproduced: " + ", ".join(v.name for v in bad),
+        raise VerifyError(f"{len(bad)} figure(s) not reproduced: " + ", ".join(v.name for v in bad),
                          tip="a figure must give the same numbers for the same seed and params; "
                              "declare FIGURE['tolerance'] for float noise")
     return verdicts

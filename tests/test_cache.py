@@ -6,8 +6,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import edit
 
-from builder.cache import Cache, code_digest, static_inputs
+from builder.cache import Cache, code_digest
+from builder.keys import static_inputs
 from builder.figures import discover
 from builder.runner import plan
 
@@ -28,11 +30,6 @@ def built(deck, run_ces):
     assert state(deck)["line"].state == "fresh"
     return deck
 
-
-def edit(path: Path, old: str, new: str):
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new))
 
 
 @pytest.mark.parametrize("change, reason", [
@@ -120,9 +117,9 @@ def test_package_version_enters_the_key_and_frozen_only_warns(deck, run_ces, tmp
     dist.rename(site / "fakepkg-2.0.dist-info")
     (site / "fakepkg-2.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: fakepkg\nVersion: 2.0\n")
     import importlib
-    import builder.cache
+    import builder.keys
     importlib.invalidate_caches()
-    builder.cache._versions_of_module.clear()  # versions are read once per process (one command)
+    builder.keys._versions_of_module.clear()  # versions are read once per process (one command)
     found = state(deck)["line"]
     assert found.state == "stale" and found.reasons == ["package fakepkg: 1.0 → 2.0"]
     frozen = state(deck, frozen=True)["line"]

@@ -4,6 +4,8 @@ import textwrap
 
 import pytest
 
+from builder.errors import ExitCode
+
 GOOD = '''FIGURE = {"name": "x", "caption": "c", "alt": "a", "outputs": ["x.json"],
           "profiles": {"smoke": {}, "quick": {}, "full": {}}}
 '''
@@ -112,7 +114,7 @@ def test_bad_figure_field_gives_one_clear_line(deck, run_ces, name):
     source, message = FIGURE_CASES[name]
     write(deck, "figures/x.py", source)
     out = run_ces(deck, "status", "--profile", "smoke", check=False)
-    assert out.returncode == 1, out.stdout + out.stderr  # ExitCode.CONFIG
+    assert out.returncode == ExitCode.CONFIG, out.stdout + out.stderr
     assert message in out.stderr, out.stderr
     assert out.stderr.startswith("Error: figures/x.py:") and "Traceback" not in out.stderr + out.stdout
 
@@ -192,7 +194,7 @@ def test_paths_with_spaces_and_accents(tmp_path, run_ces):
 
 def test_outside_a_deck(tmp_path, run_ces):
     out = run_ces(tmp_path, "status", check=False)
-    assert out.returncode == 1 and "no _quarto.yml" in out.stderr and "Tip:" in out.stderr
+    assert out.returncode == ExitCode.CONFIG and "no _quarto.yml" in out.stderr and "Tip:" in out.stderr
 
 
 def test_old_pandoc_on_path_is_refused(deck, run_ces, tmp_path):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import require_module
 
 from builder.cache import Cache, digest_json
 from builder.errors import ConfigError
@@ -17,7 +18,7 @@ from builder.executors import load_config
 from builder.slurm import clean_staging, slurm_parameters
 from builder.figures import discover
 
-submitit = pytest.importorskip("submitit")
+submitit = require_module("submitit")
 
 NAP = '''FIGURE = {"name": "nap", "caption": "c", "alt": "a", "outputs": ["nap.json"],
           "profiles": {"smoke": {}, "quick": {}, "full": {}}}
@@ -140,6 +141,7 @@ def test_failed_job_shows_job_id_and_log_tail(deck, run_ces):
     assert not (deck / "cache" / "boom").exists() and not job_dirs(deck, "boom")
 
 
+@pytest.mark.slow
 def test_killed_job_leaves_no_entry_and_is_submitted_again(deck, run_ces, tmp_path):
     use_cluster(deck, "local")
     (deck / "figures" / "nap.py").write_text(NAP)
@@ -158,6 +160,7 @@ def test_killed_job_leaves_no_entry_and_is_submitted_again(deck, run_ces, tmp_pa
     entry_of(deck, "nap")
 
 
+@pytest.mark.slow
 def test_build_reattaches_to_the_job_of_a_killed_ces(deck, run_ces, tmp_path):
     use_cluster(deck, "local")
     (deck / "figures" / "nap.py").write_text(NAP)
@@ -177,6 +180,7 @@ def test_build_reattaches_to_the_job_of_a_killed_ces(deck, run_ces, tmp_path):
     assert not job_dirs(deck, "nap")
 
 
+@pytest.mark.slow
 def test_ctrl_c_asks_whether_to_cancel_the_jobs(deck, run_ces, tmp_path):
     use_cluster(deck, "local")
     (deck / "figures" / "nap.py").write_text(NAP)

@@ -24,23 +24,16 @@ from pathlib import Path
 
 import pytest
 from builder.publish import published_path
+from conftest import add_figure, start
+from conftest import ces as run
 
 SEED = int(os.environ.get("CES_FAULT_SEED", "20240611"))
-CES = [sys.executable, "-m", "builder.cli"]
 RAN = re.compile(r"^  ran      (\S+)", re.M)
 CACHED = re.compile(r"^  cached   (\S+)", re.M)
 KILLED = re.compile(r"^  FAILED   (\S+): killed", re.M)
 
 
 # -- a deck of tiny figures ------------------------------------------------------------------
-def add_figure(root: Path, name: str, body: str, needs=(), outputs=("out.json",), **decl):
-    decl = {"name": name, "caption": "c", "alt": "a", "outputs": list(outputs), "needs": list(needs),
-            "profiles": {"smoke": {}, "quick": {}, "full": {}}, **decl}
-    (root / "figures" / f"{name.replace('-', '_')}.py").write_text(
-        f"FIGURE = {decl!r}\nimport time\nfrom pathlib import Path\nfrom builder.script import setup\n"
-        "fig = setup(FIGURE)\n" + textwrap.dedent(body))
-
-
 CHAIN = {"fa": (), "fb": ("fa",), "fc": ("fb",), "fd": (), "fe": ()}  # fa → fb → fc, fd and fe alone
 
 
@@ -170,12 +163,8 @@ def until(predicate, what: str, timeout: float = 20.0) -> None:
         time.sleep(0.01)
 
 
-def ces(root: Path, *args, timeout=120, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(CES + list(args), cwd=root, capture_output=True, text=True, timeout=timeout, **kw)
-
-
-def start(root: Path, *args) -> subprocess.Popen:
-    return subprocess.Popen(CES + list(args), cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def ces(root: Path, *args, **kw) -> subprocess.CompletedProcess:
+    return run(root, *args, check=False, **kw)
 
 
 # -- kill -9 ---------------------------------------------------------------------------------
@@ -183,6 +172,7 @@ CES_KILLS = 30
 FIGURE_KILLS = 20
 
 
+@pytest.mark.slow
 def test_kill_ces_at_random_points_loses_nothing(deck):
     """~30 × kill -9 of `ces build` at a random delay; after each the cache is all complete,
     verified entries; every few kills (and at the end) a build finishes and reuses them all."""
@@ -217,6 +207,7 @@ def test_kill_ces_at_random_points_loses_nothing(deck):
     print(f"\n{kills} kills of ces ({tries} builds started), stage reached: {stages}")
 
 
+@pytest.mark.slow
 def test_kill_figure_processes_at_random_points(deck):
     """~20 × kill -9 of a running figure (found by its staging path in /proc): that figure fails
     with a clear message, its downstream is skipped, the others finish; nothing partial stays."""
@@ -259,6 +250,7 @@ def test_kill_figure_processes_at_random_points(deck):
     print(f"\n{kills} kills of figure processes in {builds} builds")
 
 
+@pytest.mark.slow
 def test_killing_the_lock_holder_lets_the_waiting_build_finish(deck):
     root = chain_deck(deck, sleep=0.3)
     rng = random.Random(SEED + 2)
@@ -270,7 +262,7 @@ def test_killing_the_lock_holder_lets_the_waiting_build_finish(deck):
         until(lambda: harness_procs(root), "the first build to run a figure")  # it holds the lock
         log_b = root.parent / f"b{round_}.log"
         with open(log_b, "w") as f:
-            b = subprocess.Popen(CES + ["build", "--profile", "smoke"], cwd=root, stdout=f, stderr=subprocess.STDOUT)
+            b = start(root, "build", "--profile", "smoke", stdout=f)
         until(lambda: "Waiting for another ces build" in log_b.read_text(), "the second build to wait")
         time.sleep(rng.uniform(0.0, 0.5))
         assert a.poll() is None
@@ -287,6 +279,7 @@ def test_killing_the_lock_holder_lets_the_waiting_build_finish(deck):
 
 
 # -- concurrent builds -------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [2, 3])
 def test_concurrent_builds_compute_each_figure_once(deck, n):
     root = chain_deck(deck, sleep=0.2)
@@ -393,8 +386,7 @@ def test_file_size_limit_is_a_clear_error(deck, run_ces):
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
 
-    out = subprocess.run(CES + ["build", "--profile", "smoke", "--keep-going"], cwd=deck, capture_output=True,
-                         text=True, timeout=120, preexec_fn=limit)
+    out = ces(deck, "build", "--profile", "smoke", "--keep-going", preexec_fn=limit)
     assert out.returncode == 1 and "File too large" in out.stdout and "FAILED   big" in out.stdout
     assert "ran      line" in out.stdout
     audit(deck, "file size limit")
@@ -469,6 +461,7 @@ def test_damaged_cache_is_detected_reported_and_recomputed(damaged_deck, run_ces
 
 
 # -- misbehaving figures ----------------------------------------------------------------------
+@pytest.mark.slow
 def test_misbehaving_figures_fail_clearly_and_the_rest_builds(deck):
     add_figure(deck, "hang", "time.sleep(600)\n", timeout={"smoke": 2})
     add_figure(deck, "after-hang", 'fig.save_json("out.json", 1)\n', needs=["hang"])
@@ -508,6 +501,7 @@ def test_misbehaving_figures_fail_clearly_and_the_rest_builds(deck):
     audit(deck, "misbehaving figures")
 
 
+@pytest.mark.slow
 def test_huge_logs_do_not_grow_ces_memory(deck):
     """ces' peak memory with two figures printing 20 MB each, against the same build with quiet
     figures: the difference, not an absolute number, which depends on the machine and on what
@@ -620,3 +614,35 @@ def test_a_figure_failing_before_it_starts_shows_no_old_log(deck, run_ces):
     second = run_ces(deck, "build", "--profile", "smoke", check=False)
     assert "FAILED   boom: could not write the cache" in second.stdout, second.stdout
     assert "the first failure" not in second.stdout, "an old log shown as this run's"
+
+
+# -- outputs that are not plain files (issue #12) ---------------------------------------------
+BAD_OUTPUTS = {
+    "fifo": ('import os\nos.mkfifo(fig.out("out.json"))\n', "output out.json is a FIFO, not a regular file"),
+    "link-to-passwd": ('import os\nos.symlink("/etc/passwd", fig.out("out.json"))\n',
+                       "output out.json is a symbolic link, not a regular file"),
+    "link-to-dev-zero": ('import os\nos.symlink("/dev/zero", fig.out("out.json"))\n',
+                         "output out.json is a symbolic link, not a regular file"),
+    "hard-link": ('import os\nPath("_scratch").mkdir(exist_ok=True)\nPath("_scratch/x").write_text("1")\n'
+                  'os.link("_scratch/x", fig.out("out.json"))\n', "output out.json is a hard link"),
+    "directory": ('fig.out("out.json").mkdir()\n', "output out.json is a directory, not a regular file"),
+    "too-big": ('fig.out("out.json").write_bytes(b"0" * (3 * 2**20))\n', "output out.json is 3.0 MiB, over the 2 MiB cap"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OUTPUTS))
+def test_an_output_that_is_not_a_regular_file_fails_the_figure_clearly(deck, case):
+    body, message = BAD_OUTPUTS[case]
+    add_figure(deck, "odd", body)
+    out = ces(deck, "build", "--profile", "smoke", "--keep-going", timeout=60, env={"CES_MAX_OUTPUT_MB": "2"})
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"FAILED   odd: {message}" in out.stdout, out.stdout
+    assert "Traceback" not in out.stderr and not (deck / "cache" / "odd").exists()
+    assert not (deck / "_site" / "_figures" / "odd").exists()
+
+
+def test_a_regular_output_under_the_cap_is_committed(deck):
+    """The twin of the cases above: the same figure writing a plain file passes the check."""
+    add_figure(deck, "odd", 'fig.out("out.json").write_bytes(b"0" * (1 * 2**20))\n')
+    out = ces(deck, "build", "--profile", "smoke", timeout=60, env={"CES_MAX_OUTPUT_MB": "2"})
+    assert out.returncode == 0 and "ran      odd" in out.stdout, out.stdout + out.stderr

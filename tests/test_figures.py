@@ -7,7 +7,7 @@ import json
 import pytest
 
 from builder import figures, profiles
-from builder.cache import static_inputs
+from builder.keys import static_inputs
 
 OLD = '''FIGURE = {"name": "x", "caption": "c", "alt": "a", "outputs": ["x.json"],
           "profiles": {"smoke": {"n": 1, "w": 8}, "quick": {"n": 10, "w": 8}, "full": {"n": 100, "w": 8}}}

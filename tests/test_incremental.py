@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import edit
 
 _spec = importlib.util.spec_from_file_location("gendeck", Path(__file__).parents[1] / "benchmarks" / "gendeck.py")
 gendeck = importlib.util.module_from_spec(_spec)
@@ -28,12 +29,8 @@ def ran(run_ces, root, *args):
     return sorted(RAN.findall(out.stdout)), out.stdout
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
 
-
+@pytest.mark.slow
 def test_each_edit_reruns_exactly_what_depends_on_it(gen_deck, run_ces):
     root, names = gen_deck
     runs, out = ran(run_ces, root)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from builder.preview import Preview, SiteServer, inject
+from conftest import require_tool
 
 try:
     from tests import browser
@@ -109,8 +110,8 @@ def test_build_outputs_do_not_trigger_rebuilds(deck, preview):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not Path(browser.CHROMIUM).exists(), reason=f"{browser.CHROMIUM} not found")
 def test_the_browser_reloads_on_the_same_slide(deck, preview):
+    require_tool("chromium")
     log: dict = {}
     with browser._page(preview.url, log) as page:
         assert browser._wait_ready(page)

@@ -1,24 +1,18 @@
 """The runner: failures, timeouts, kills, parallel jobs, --frozen."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
 from builder.cache import Cache
-
-
-def add_figure(root, name, body, needs=(), outputs=("out.json",), timeout=None):
-    decl = {"name": name, "caption": "c", "alt": "a", "outputs": list(outputs), "needs": list(needs),
-            "profiles": {"smoke": {}, "quick": {}, "full": {}}}
-    if timeout:
-        decl["timeout"] = {"smoke": timeout}
-    (root / "figures" / f"{name.replace('-', '_')}.py").write_text(
-        f"FIGURE = {decl!r}\nfrom builder.script import setup\nfig = setup(FIGURE)\n" + textwrap.dedent(body))
+from conftest import add_figure, start
 
 
 def entries(root, name):
@@ -100,8 +94,7 @@ def test_parallel_jobs_run_independent_figures_together(deck, run_ces):
 
 def test_killed_build_leaves_no_entry_and_next_build_finishes(deck, run_ces):
     add_figure(deck, "long", 'import time\nprint("started", flush=True)\ntime.sleep(30)\nfig.save_json("out.json", 1)\n')
-    proc = subprocess.Popen([sys.executable, "-m", "builder.cli", "build", "--profile", "smoke"], cwd=deck,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start(deck, "build", "--profile", "smoke")
     log = deck / "cache" / ".logs" / "long.log"
     for _ in range(200):
         if log.exists() and "started" in log.read_text():
@@ -128,10 +121,9 @@ def test_killed_build_leaves_no_entry_and_next_build_finishes(deck, run_ces):
 
 def test_two_builds_at_once_compute_each_figure_once(deck):
     add_figure(deck, "counted", 'import time\ntime.sleep(1)\nfig.save_json("out.json", 1)\n')
-    cmd = [sys.executable, "-m", "builder.cli", "build", "--profile", "smoke"]
-    a = subprocess.Popen(cmd, cwd=deck, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    a = start(deck, "build", "--profile", "smoke")
     time.sleep(0.3)
-    b = subprocess.Popen(cmd, cwd=deck, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    b = start(deck, "build", "--profile", "smoke")
     out_a, out_b = a.communicate(timeout=60)[0], b.communicate(timeout=60)[0]
     assert a.returncode == b.returncode == 0, out_a + out_b
     assert (out_a + out_b).count("ran      counted") == 1
@@ -146,3 +138,58 @@ def test_memory_limit_stops_a_greedy_figure(deck, run_ces):
     out = run_ces(deck, "build", "--profile", "smoke", "--keep-going", check=False)
     assert "FAILED   greedy: exit 1" in out.stdout and "MemoryError" in out.stdout
     assert "ran      line" in out.stdout
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+DAEMON = '''
+    import subprocess, sys
+    d = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fig.save_json("out.json", {"daemon": d.pid})
+    print("daemon", d.pid, flush=True)
+'''
+
+
+def test_a_daemon_in_its_own_session_does_not_outlive_its_figure(deck, run_ces):
+    add_figure(deck, "spawner", DAEMON)
+    run_ces(deck, "build", "--profile", "smoke", "spawner")
+    pid = json.loads(next((deck / "cache" / "spawner").glob("*/out/out.json")).read_text())["daemon"]
+    try:
+        deadline = time.time() + 5
+        while _alive(pid) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), "the figure's daemon outlived it"
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_the_next_build_kills_what_a_killed_ces_left_running(deck, run_ces):
+    add_figure(deck, "spawner", textwrap.dedent(DAEMON) + "time.sleep(60)\n")
+    proc = start(deck, "build", "--profile", "smoke", "spawner")
+    log = deck / "cache" / ".logs" / "spawner.log"
+    deadline = time.time() + 30
+    while not (log.exists() and "daemon" in log.read_text()):
+        assert time.time() < deadline and proc.poll() is None, "the figure never started its daemon"
+        time.sleep(0.05)
+    pid = int(log.read_text().split("daemon", 1)[1].split()[0])
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    try:
+        assert _alive(pid), "the daemon is in its own session: only ces' cleanup can reach it"
+        run_ces(deck, "status", "--profile", "smoke")
+        assert _alive(pid), "status computes nothing and kills nothing"
+        (deck / "figures" / "spawner.py").write_text((deck / "figures" / "spawner.py").read_text()
+                                                     .replace("time.sleep(60)", "pass"))
+        run_ces(deck, "build", "--profile", "smoke", "spawner")
+        time.sleep(0.2)
+        assert not _alive(pid), "the next build did not kill the orphan"
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)

@@ -1,25 +1,22 @@
 """`ces verify` recomputes into scratch and compares with the cache."""
 
-import textwrap
+import pytest
+
+from builder.errors import ExitCode
+from conftest import add_figure
 
 
-def add(root, name, body, tolerance=None):
-    extra = f', "tolerance": {tolerance}' if tolerance is not None else ""
-    (root / "figures" / f"{name}.py").write_text(textwrap.dedent(f'''
-        FIGURE = {{"name": "{name}", "caption": "c", "alt": "a", "outputs": ["{name}.json"],
-                  "profiles": {{"smoke": {{}}, "quick": {{}}, "full": {{}}}}{extra}}}
-        import time
-        from builder.script import setup
-        fig = setup(FIGURE)
-    ''') + textwrap.dedent(body))
+def add(root, name, body, **decl):
+    add_figure(root, name, body, outputs=(f"{name}.json",), **decl)
 
 
+@pytest.mark.slow
 def test_verify_reports_identical_noisy_and_nondeterministic(deck, run_ces):
     add(deck, "clock", 'fig.save_json("clock.json", {"t": time.time()})\n')
     add(deck, "noisy", 'fig.save_json("noisy.json", {"x": 1.0 + (time.time() % 1) * 1e-12})\n', tolerance=1e-9)
     run_ces(deck, "build", "--profile", "smoke")
     out = run_ces(deck, "verify", "--profile", "smoke", check=False)
-    assert out.returncode == 1
+    assert out.returncode == ExitCode.VERIFY_MISMATCH == 6
     assert "identical        line" in out.stdout
     assert "within-tolerance noisy" in out.stdout
     assert "differs          clock: clock.json (max relative difference" in out.stdout
