@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__, launch, publish, render, slides
 from .cache import Cache, Entry
 from .keys import digest_json, sha256_file
-from .errors import BuildError
+from .errors import BuildError, ConfigError
 from .files import find_root  # noqa: F401 (cli: stage.find_root)
 from .slurm import clean_staging
 from .figures import FigureSpec, discover
@@ -28,26 +28,34 @@ LOW_SPACE = 64 * 2**20  # below this, a failed build says that the disk is full
 
 @contextlib.contextmanager
 def build_lock(root: Path, echo):
-    """One build at a time per tree; the second one waits and says so."""
-    from filelock import FileLock, Timeout
+    """One build (or clean, or verify) at a time per tree; the second one waits and says so.
 
-    (root / "cache").mkdir(exist_ok=True)
-    lock = FileLock(str(root / "cache" / ".lock"))
-    pid_file = root / "cache" / ".lock.pid"
+    The lock is a flock on the cache/ directory itself, not on a file in it: `git clean -X`
+    (cache/.lock used to be git-ignored) or any removal of a lock file cannot release it while
+    it is held. cache/.lock.pid only says who holds it."""
+    import fcntl
+
+    cache = root / "cache"
+    cache.mkdir(exist_ok=True)
+    fd = os.open(cache, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    pid_file = cache / ".lock.pid"
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        holder = pid_file.read_text().strip() if pid_file.exists() else "?"
-        echo(f"Waiting for another ces build (pid {holder}) to finish with this cache…")
-        lock.acquire()
-    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = pid_file.read_text().strip() or "?"
+            except OSError:
+                holder = "?"
+            echo(f"Waiting for another ces build (pid {holder}) to finish with this cache…")
+            fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             pid_file.write_text(str(os.getpid()))
         except OSError:
             pass  # it only informs a waiting build; a full disk is reported by what needs the space
         yield
     finally:
-        lock.release()
+        os.close(fd)  # releases the flock
 
 
 def _space_tip(root: Path) -> str | None:
@@ -95,7 +103,7 @@ def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep
         render.check_pandoc(root, config, lines, sources)
     cache = Cache(root)
     with disk_errors(root), build_lock(root, echo):
-        launch.kill_orphans()  # processes a killed ces' figures left running
+        launch.kill_orphans(root)  # processes a killed ces' figures left running here
         clean_staging(cache)  # staging left by killed runs; that of submitted Slurm jobs stays
         runner = Runner(root, figures, cache, profile, jobs=jobs, keep_going=keep_going, echo=echo, executor=executor)
         outcomes = runner.build(figures_wanted, frozen=frozen)
@@ -129,6 +137,9 @@ def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep
 def materialise(root: Path, figures: dict[str, FigureSpec], outcomes: dict[str, Outcome]) -> None:
     """Copy each figure's cached outputs to slides/_figures/<figure>/, where the slides point."""
     base = root / "slides" / "_figures"
+    if base.is_symlink() or (base.exists() and not base.is_dir()):
+        raise ConfigError("slides/_figures is not a directory of its own (a link or a file): ces writes and "
+                          "deletes in it", tip="remove it; ces recreates it")
     base.mkdir(parents=True, exist_ok=True)
     for name, outcome in outcomes.items():
         target = base / name
@@ -148,7 +159,10 @@ def materialise(root: Path, figures: dict[str, FigureSpec], outcomes: dict[str, 
     for stale_dir in base.iterdir():
         if stale_dir.name not in figures and not stale_dir.name.startswith(".") \
                 or stale_dir.name.endswith((".tmp", ".old")) and stale_dir.is_dir():  # left by a killed build
-            shutil.rmtree(stale_dir)
+            if stale_dir.is_dir() and not stale_dir.is_symlink():
+                shutil.rmtree(stale_dir)
+            else:  # a stray file or link: not ours, but in the directory ces owns
+                stale_dir.unlink()
 
 
 def render_stamp(root: Path, renderer: str, outcomes: dict[str, Outcome]) -> str:
@@ -179,9 +193,18 @@ def status(root: Path, profile: str, frozen: bool = False, names=None) -> tuple[
 
 
 def clean(root: Path, unused: bool, echo=print) -> None:
+    """Under the build lock (a running build's staging and logs stay until it is done)."""
+    with build_lock(root, echo):
+        _clean(root, unused, echo)
+
+
+def _clean(root: Path, unused: bool, echo) -> None:
     for rel in (render.SITE, "slides/_figures", "_scratch", "cache/.tmp", "cache/.logs"):
         path = root / rel
-        if path.exists():
+        if path.is_symlink():  # remove the link, never what it points to
+            path.unlink()
+            echo(f"removed the link {rel}")
+        elif path.exists():
             shutil.rmtree(path)
             echo(f"removed {rel}/")
     if unused:

@@ -110,15 +110,18 @@ class Cache:
         for d in fig_dir.iterdir():
             try:
                 manifest = json.loads((d / MANIFEST).read_text(encoding="utf-8"))
-                manifest["key"], manifest["static_digest"], manifest["outputs"]  # noqa: B018 (shape check)
+                if not (isinstance(manifest, dict) and isinstance(manifest.get("key"), str)
+                        and isinstance(manifest.get("static_digest"), str) and isinstance(manifest.get("outputs"), dict)
+                        and isinstance(manifest.get("date", ""), str)):
+                    raise ValueError("not a manifest")
             except FileNotFoundError:
                 unreadable.append((d, "manifest.json is missing"))
                 continue
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, RecursionError):  # not JSON, nested too deep, not UTF-8, wrong shape
                 unreadable.append((d, "manifest.json is unreadable"))
                 continue
             found.append(Entry(d, manifest))
-        found.sort(key=lambda e: e.manifest.get("date", ""), reverse=True)
+        found.sort(key=lambda e: str(e.manifest.get("date") or ""), reverse=True)
         return found, unreadable
 
     def lookup(self, spec, profile: str, inputs: Inputs, frozen: bool = False) -> Lookup:
@@ -138,7 +141,7 @@ class Cache:
             m = entry.manifest
             if m["static_digest"] != digest:
                 continue
-            if any(file_digest(self.root / rel) != d for rel, d in m.get("reads", {}).items()):
+            if any(file_digest(self.root / rel) != d for rel, d in _mapping(m.get("reads")).items()):
                 continue
             if m.get("packages") != inputs.packages:
                 drift = drift or entry
@@ -181,7 +184,7 @@ class Cache:
         reasons += _dict_changes("upstream", old.get("upstream", {}), new["upstream"], values=False)
         if "runtime" in old:
             reasons += _dict_changes("ces module", old["runtime"], new["runtime"], values=False)
-        for rel, d in entry.manifest.get("reads", {}).items():
+        for rel, d in _mapping(entry.manifest.get("reads")).items():
             if rel not in new["modules"] and rel not in old.get("modules", {}) and file_digest(self.root / rel) != d:
                 reasons.append(f"data file {rel} changed" if d else f"data file {rel} appeared")
         reasons += _dict_changes("package", entry.manifest.get("packages", {}), inputs.packages)
@@ -214,6 +217,7 @@ class Cache:
                                                         for name in sorted(spec.outputs)},
             "wall_time_s": round(record.get("wall_time_s", 0.0), 3),
             "device": record.get("device", "cpu"),
+            "write_guard": record.get("write_guard"),   # what kept the project read-only, or None
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "python": sys.version.split()[0],
             "ces_format": FORMAT,
@@ -237,6 +241,10 @@ class Cache:
         except FileNotFoundError:
             return
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _dict_changes(what: str, old: dict, new: dict, values: bool = True) -> list[str]:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from . import launch
 from .errors import ConfigError
+from .files import read_yaml
 from .harness import harness_command, harness_env
 from .profiles import PROFILES
 from .slurm import CLUSTERS, SlurmExecutor
@@ -43,12 +44,7 @@ def load_config(root: Path) -> dict:
     path = root / CONFIG_FILE
     if not path.is_file():
         return {}
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{CONFIG_FILE}: not valid YAML: {exc}") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{CONFIG_FILE}: must be a mapping (executor:, slurm:)")
     for key in data:

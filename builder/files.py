@@ -27,6 +27,21 @@ def find_root(start: Path | None = None, markers=(PROJECT_FILE,), fallback: Path
     raise ConfigError(f"no {markers[0]} in {here} or above", tip="run ces inside the deck's repository")
 
 
+def read_yaml(path: Path):
+    """A YAML configuration file (ces.yml, llm.yml): its data ({} when empty); a ConfigError
+    naming the file when it is not UTF-8 or not YAML."""
+    import yaml
+    from .errors import ConfigError
+
+    name = Path(path).name
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{name}: not UTF-8 ({exc.reason} at byte {exc.start})", tip="save the file as UTF-8") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{name}: not valid YAML ({str(exc).splitlines()[0]})") from None
+
+
 def atomic_write(path: Path, data: str | bytes) -> None:
     """Write `data` to `path` whole or not at all (a unique temporary file, then os.replace)."""
     path = Path(path)

@@ -11,7 +11,7 @@ and builder.sandbox (untrusted code). What every launch gets:
   - a token in its environment (CES_LAUNCH=<ces pid>-<uuid>) that its descendants inherit: when
     it ends, any process still carrying the token (a daemon started in its own session) is
     killed too; `become_subreaper()` makes ces the parent of such orphans so that they are
-    reaped, and `kill_orphans()` (at the start of a build) kills what a killed ces left.
+    reaped, and `kill_orphans(root)` (at the start of a build) kills what a killed ces left.
 
 The API (stable: builder.sandbox uses it too):
 
@@ -28,7 +28,7 @@ The API (stable: builder.sandbox uses it too):
              ("exit 3", "killed by SIGKILL (out of memory, …)", "timed out after 5 s").
 
 Also: tail(path, lines) of a log, copy_tail(src, dst, max_bytes), kill_group(proc),
-exit_problem(returncode), become_subreaper(), kill_orphans().
+exit_problem(returncode), become_subreaper(), kill_orphans(cwd).
 """
 
 from __future__ import annotations
@@ -122,28 +122,41 @@ def kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def kill_marked(token: str) -> int:
-    """SIGKILL every process of ours whose environment carries CES_LAUNCH=token; how many."""
-    needle = f"{TOKEN_ENV}={token}".encode()
-    killed = []
+def _launched():
+    """(pid, CES_LAUNCH token) of every process of ours that carries one (not this one)."""
+    prefix = f"{TOKEN_ENV}=".encode()
     me = os.getpid()
     try:
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
-        return 0
+        return
     for pid in pids:
         if pid == me:
             continue
         try:
             with open(f"/proc/{pid}/environ", "rb") as f:
-                if needle not in f.read().split(b"\0"):
-                    continue
+                token = next((v[len(prefix):] for v in f.read().split(b"\0") if v.startswith(prefix)), None)
+        except OSError:
+            continue
+        if token is not None:
+            yield pid, token.decode(errors="replace")
+
+
+def _kill(pids: list[int]) -> int:
+    killed = []
+    for pid in pids:
+        try:
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
-        except (OSError, ValueError):
-            continue
+        except OSError:
+            pass
     _reap(killed)
     return len(killed)
+
+
+def kill_marked(token: str) -> int:
+    """SIGKILL every process of ours whose environment carries CES_LAUNCH=token; how many."""
+    return _kill([pid for pid, t in _launched() if t == token])
 
 
 def _reap(pids: list[int]) -> None:
@@ -163,33 +176,22 @@ def _reap(pids: list[int]) -> None:
             time.sleep(0.01)
 
 
-def kill_orphans() -> int:
-    """SIGKILL what launches of a ces that is gone left behind (a daemon in its own session that
-    survived a kill -9 of ces): processes whose CES_LAUNCH names a pid that no longer runs."""
-    killed = []
-    me = os.getpid()
-    prefix = f"{TOKEN_ENV}=".encode()
-    try:
-        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
-    except OSError:
-        return 0
-    for pid in pids:
-        if pid == me:
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                token = next((v[len(prefix):] for v in f.read().split(b"\0") if v.startswith(prefix)), None)
-            if token is None:
-                continue
-            owner = int(token.split(b"-", 1)[0])
-            if owner == me or _alive(owner):
-                continue
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
-        except (OSError, ValueError):
-            continue
-    _reap(killed)
-    return len(killed)
+def _place(cwd) -> str:
+    import hashlib
+
+    return hashlib.sha256(os.fsencode(os.path.realpath(cwd or "."))).hexdigest()[:12]
+
+
+def kill_orphans(cwd) -> int:
+    """SIGKILL what launches in `cwd` (a project) of a ces that is gone left behind (a daemon in
+    its own session that survived a kill -9 of ces): processes whose CES_LAUNCH names this place
+    and a pid that no longer runs. Other projects' processes are not touched."""
+    place, me = _place(cwd), os.getpid()
+
+    def orphaned(token: str) -> bool:
+        owner, where = (token.split("-", 2) + ["", ""])[:2]
+        return where == place and owner.isdigit() and int(owner) != me and not _alive(int(owner))
+    return _kill([pid for pid, token in _launched() if orphaned(token)])
 
 
 def _alive(pid: int) -> bool:
@@ -203,7 +205,7 @@ def _alive(pid: int) -> bool:
 def run(cmd, cwd, env, log_path=None, timeout=None, memory_bytes=None, cpu_seconds=None, *,
         fsize_bytes=None, stdout=None, stderr=None, pass_fds=(), on_start=None) -> Result:
     """Run cmd to its end (or its timeout); see the module docstring."""
-    token = f"{os.getpid()}-{uuid.uuid4().hex}"  # the launching ces' pid: kill_orphans reads it
+    token = f"{os.getpid()}-{_place(cwd)}-{uuid.uuid4().hex}"  # who launched it, where: kill_orphans reads it
     env = dict(os.environ if env is None else env, **{TOKEN_ENV: token})
     start = time.perf_counter()
     log = open(log_path, "wb") if log_path is not None else None

@@ -119,15 +119,7 @@ def load_config(root=None) -> dict[str, dict]:
     path = config_path(root)
     if not path.is_file():
         return {}
-    import yaml
-
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path.name}: not UTF-8 ({exc.reason} at byte {exc.start})",
-                          tip="save the file as UTF-8") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path.name}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    raw = files.read_yaml(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("queries") or {}, dict):
         raise ConfigError(f"{path.name}: expected a mapping with `defaults:` and `queries:`")
     if not isinstance(raw.get("defaults") or {}, dict):

@@ -197,8 +197,12 @@ class Runner:
 
     def run_doc(self, spec: FigureSpec, upstream: dict[str, Entry]) -> dict:
         """What the harness runs (executors.write_run adds the staging's paths)."""
+        # builder.sandbox isolates untrusted code in namespaces, which needs mounts that Landlock
+        # forbids: a figure using it keeps the audit-hook detection only (builder.guard).
+        runtime = static_inputs(spec, self.profile, {}, self.root).static["runtime"]
         return {"root": str(self.root), "script": str(spec.path), "profile": self.profile,
-                "params": spec.params(self.profile), "upstream": {n: str(e.path / "out") for n, e in upstream.items()}}
+                "params": spec.params(self.profile), "upstream": {n: str(e.path / "out") for n, e in upstream.items()},
+                "write_guard": "builder/sandbox.py" not in runtime}
 
     def execute(self, spec: FigureSpec, staging: Path) -> tuple[str | None, dict]:
         """Run one figure into staging/out through its executor; (problem or None, its record)."""
@@ -212,8 +216,9 @@ class Runner:
         finally:
             with self._lock:
                 self.running.pop(name, None)
-        if result.problem:
-            return result.problem, {}
+        if result.problem:  # a write the guard refused makes the script fail: say which
+            why = _guard_problem(_read_record(staging))
+            return (f"{why} (and then {result.problem})" if why else result.problem), {}
         return self.collect(spec, staging, log_path)
 
     def collect(self, spec: FigureSpec, staging: Path, log_path: Path) -> tuple[str | None, dict]:
@@ -224,6 +229,7 @@ class Runner:
             return problem, record
         for scratch in ("run.json", "record.json"):
             (staging / scratch).unlink()
+        shutil.rmtree(staging / "tmp", ignore_errors=True)  # the figure's TMPDIR
         launch.copy_tail(log_path, staging / "log.txt", MAX_LOG_BYTES)
         return None, record
 
@@ -252,6 +258,25 @@ class Runner:
                 self.echo("  … running " + ", ".join(f"{n} ({now - t:.0f} s)" for n, t in running.items()))
 
 
+def _read_record(staging: Path) -> dict:
+    try:
+        record = json.loads((staging / "record.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _guard_problem(record: dict) -> str | None:
+    """What the harness saw the figure do that it may not: write, remove or rename in the
+    project, or read a file that changed while it ran (its entry would record the new content)."""
+    for key, what in (("writes_outside", "wrote outside its output directory"),
+                      ("vandalised", "changed the project"),
+                      ("changed_reads", "read a file that changed while it ran (rerun it)")):
+        if record.get(key):
+            return f"{what}: " + ", ".join(record[key][:5])
+    return None
+
+
 def max_output_bytes() -> int:
     return int(float(os.environ.get("CES_MAX_OUTPUT_MB", MAX_OUTPUT_MB)) * 2**20)
 
@@ -260,10 +285,9 @@ def _check_outputs(spec: FigureSpec, outdir: Path, record: dict) -> str | None:
     """None when the outputs are exactly the declared ones, each a regular file under the size
     cap (opened without following links: a FIFO, a device or a link to /etc/passwd is refused);
     their sha256 go to record["output_digests"]."""
-    for key, what in (("writes_outside", "wrote outside its output directory"),
-                      ("vandalised", "changed the project"), ("changed_reads", "read a file that changed while it ran")):
-        if record.get(key):
-            return f"{what}: " + ", ".join(record[key][:5])
+    why = _guard_problem(record)
+    if why:
+        return why
     try:
         if not stat.S_ISDIR(os.lstat(outdir).st_mode):
             return "replaced its output directory by something that is not a directory"

@@ -130,7 +130,8 @@ def setup(decl: dict) -> Figure:
     if spec_path:
         spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
         profile = spec["profile"]
-        params = spec["params"]  # merged and validated by ces: the same params that are keyed
+        # Merged and validated by ces: the params that are keyed (a hand-written run file may omit them).
+        params = spec["params"] if "params" in spec else params_of(decl, profile)
         outdir = Path(spec["outdir"])
         upstream = {name: Path(p) for name, p in spec["upstream"].items()}
     else:

@@ -191,3 +191,15 @@ def test_package_metadata_and_missing_paths_are_not_data(deck, run_ces):
             pass'''))
     run_ces(deck, "build", "--profile", "smoke")
     assert set(the_entry(deck).manifest["reads"]) == {"figures/_helper.py", "figures/data/offset.txt"}
+
+
+def test_a_file_read_under_slides_is_an_input(deck, run_ces):
+    """Reads under slides/ count (slides/_figures/, the materialised outputs, does not)."""
+    (deck / "slides" / "notes.txt").write_text("1")
+    edit(deck / "figures/line.py", 'offset = float(', 'extra = Path("slides/notes.txt").read_text()\noffset = float(')
+    run_ces(deck, "build", "--profile", "smoke")
+    assert "slides/notes.txt" in the_entry(deck).manifest["reads"]
+    assert state(deck)["line"].state == "fresh"
+    (deck / "slides" / "notes.txt").write_text("2")
+    found = state(deck)["line"]
+    assert found.state == "stale" and "data file slides/notes.txt changed" in found.reasons

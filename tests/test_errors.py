@@ -74,7 +74,26 @@ CASES = {
     "config-online-theme": (lambda r: write(r, "_quarto.yml", (r / "_quarto.yml").read_text().replace("theme: white", "theme: league")),
                             "theme 'league' loads its fonts from Google Fonts"),
     "config-missing-css": (lambda r: (r / "slides/deck.css").unlink(), "css file deck.css not found"),
+    # issue #12: ces.yml and llm.yml (each a traceback before)
+    "ces-yml-not-utf8": (lambda r: write(r, "ces.yml", "executor: local\n# caf\xe9\n".encode("latin-1")),
+                         "ces.yml: not UTF-8"),
+    "ces-yml-executor-number": (lambda r: write(r, "ces.yml", "executor: 5\n"), "ces.yml: executor must be one of"),
 }
+
+LLM_YML_CASES = {
+    "defaults-number": ("defaults: 5\nqueries: {}\n", "llm.yml: defaults: must be a mapping of settings, not 5"),
+    "query-number": ("queries:\n  pot: 5\n", "llm.yml: queries.pot: must be a mapping of settings"),
+    "not-utf8": ("queries: {}\n# caf\xe9\n".encode("latin-1"), "llm.yml: not UTF-8"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LLM_YML_CASES))
+def test_bad_llm_yml_gives_one_clear_line(deck, run_ces, name):
+    text, message = LLM_YML_CASES[name]
+    write(deck, "llm.yml", text)
+    out = run_ces(deck, "llm", "status", check=False)
+    assert out.returncode == ExitCode.CONFIG and message in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
 
 
 NEW_FORM = '''FIGURE = {"name": "x", "caption": "c", "alt": "a", "outputs": ["x.json"],

@@ -425,6 +425,12 @@ DAMAGE = {
     "manifest-output-dropped": ("png", _edit_manifest(lambda m: m["outputs"].pop("plot.png")), "corrupt"),
     "manifest-truncated": ("line", lambda e: _cut(e / "manifest.json"), "missing"),
     "manifest-deleted": ("png", lambda e: (e / "manifest.json").unlink(), "missing"),
+    # issue #12: each of these was a traceback on every build
+    "manifest-deeply-nested": ("line", lambda e: (e / "manifest.json").write_text("[" * 200_000), "missing"),
+    "manifest-date-null": ("line", _edit_manifest(lambda m: m.update(date=None)), "missing"),
+    "manifest-outputs-a-list": ("line", _edit_manifest(lambda m: m.update(outputs=["line.svg"])), "missing"),
+    "manifest-reads-a-list": ("line", _edit_manifest(lambda m: m.update(reads=["x"])), "corrupt"),
+    "manifest-not-a-dict": ("png", lambda e: (e / "manifest.json").write_text("[1, 2]"), "missing"),
 }
 
 
@@ -623,8 +629,8 @@ BAD_OUTPUTS = {
                        "output out.json is a symbolic link, not a regular file"),
     "link-to-dev-zero": ('import os\nos.symlink("/dev/zero", fig.out("out.json"))\n',
                          "output out.json is a symbolic link, not a regular file"),
-    "hard-link": ('import os\nPath("_scratch").mkdir(exist_ok=True)\nPath("_scratch/x").write_text("1")\n'
-                  'os.link("_scratch/x", fig.out("out.json"))\n', "output out.json is a hard link"),
+    "hard-link": ('import os, tempfile\nsrc = Path(tempfile.mkdtemp()) / "x"\nsrc.write_text("1")\n'
+                  'os.link(src, fig.out("out.json"))\n', "output out.json is a hard link"),
     "directory": ('fig.out("out.json").mkdir()\n', "output out.json is a directory, not a regular file"),
     "too-big": ('fig.out("out.json").write_bytes(b"0" * (3 * 2**20))\n', "output out.json is 3.0 MiB, over the 2 MiB cap"),
 }
@@ -646,3 +652,121 @@ def test_a_regular_output_under_the_cap_is_committed(deck):
     add_figure(deck, "odd", 'fig.out("out.json").write_bytes(b"0" * (1 * 2**20))\n')
     out = ces(deck, "build", "--profile", "smoke", timeout=60, env={"CES_MAX_OUTPUT_MB": "2"})
     assert out.returncode == 0 and "ran      odd" in out.stdout, out.stdout + out.stderr
+
+
+# -- figures that vandalise the project (issue #12) -------------------------------------------
+VANDALS = {
+    "write-slides": ('Path("slides/index.qmd").write_text("pwned")\n', "slides/index.qmd",
+                     "wrote outside its output directory: slides/index.qmd"),
+    "write-git-hook": ('Path(".git/hooks/pre-commit").write_text("pwned")\n', ".git/hooks/pre-commit",
+                       "wrote outside its output directory: .git/hooks/pre-commit"),
+    "write-builder": ('Path("builder/evil.py").write_text("pwned")\n', "builder/evil.py",
+                      "wrote outside its output directory: builder/evil.py"),
+    "remove-data": ('import os\nos.remove("figures/data/offset.txt")\n', "figures/data/offset.txt",
+                    "changed the project: remove figures/data/offset.txt"),
+    "rename-helper": ('import os\nos.rename("figures/_helper.py", "figures/_gone.py")\n', "figures/_helper.py",
+                      "rename figures/_helper.py"),
+    "shell": ('import subprocess\nsubprocess.run(["sh", "-c", "echo pwned > slides/index.qmd"], check=True)\n',
+              "slides/index.qmd", "exit 1"),
+}
+
+
+@pytest.mark.parametrize("guard", ["on", "off"])
+@pytest.mark.parametrize("case", sorted(VANDALS))
+def test_a_vandal_figure_fails_and_the_project_is_untouched(deck, case, guard):
+    body, target, message = VANDALS[case]
+    (deck / ".git" / "hooks").mkdir(parents=True)
+    (deck / ".git" / "hooks" / "pre-commit").write_text("ok")
+    (deck / "builder").mkdir()
+    (deck / "builder" / "evil.py").write_text("ok")
+    before = {p: p.read_bytes() for p in deck.rglob("*") if p.is_file()}
+    add_figure(deck, "vandal", body + 'fig.save_json("out.json", 1)\n')
+    out = ces(deck, "build", "--profile", "smoke", "--keep-going", timeout=60, env={"CES_WRITE_GUARD": guard})
+    changed = (deck / target).read_bytes() != before[deck / target] if (deck / target).exists() else True
+    if guard == "off" and case == "shell":
+        # Without the kernel guard a child process writes unseen: the test can tell.
+        assert changed and out.returncode == 0
+        return
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "FAILED   vandal: " in out.stdout and message in out.stdout.split("FAILED   vandal: ")[1], out.stdout
+    assert not (deck / "cache" / "vandal").exists()
+    if guard == "on":
+        assert not changed, f"{target} was changed despite the write guard"
+
+
+@pytest.mark.parametrize("edit_during_run", [True, False], ids=["edited", "untouched"])
+def test_a_data_file_edited_while_its_figure_runs_fails_the_figure(deck, edit_during_run):
+    """The read is hashed when opened and again after the run: an entry must never record the new
+    content next to outputs computed from the old one. The untouched twin commits normally."""
+    add_figure(deck, "reader", '''
+        v = Path("figures/data/offset.txt").read_text()
+        print("read", flush=True)
+        time.sleep(1.5)
+        fig.save_json("out.json", {"v": v})
+    ''')
+    proc = start(deck, "build", "--profile", "smoke", "reader")
+    log = deck / "cache" / ".logs" / "reader.log"
+    until(lambda: log.exists() and "read" in log.read_text(), "the figure to read its data")
+    if edit_during_run:
+        (deck / "figures" / "data" / "offset.txt").write_text("42\n")
+    out = proc.communicate(timeout=60)[0]
+    if edit_during_run:
+        assert proc.returncode == 1, out
+        assert "FAILED   reader: read a file that changed while it ran (rerun it): figures/data/offset.txt" in out
+        assert not (deck / "cache" / "reader").exists()
+    else:
+        assert proc.returncode == 0 and "ran      reader" in out, out
+
+
+# -- the lock and `ces clean` (issue #12) ------------------------------------------------------
+def test_ces_clean_waits_for_a_running_build(deck):
+    add_figure(deck, "slowfig", 'print("started", flush=True)\ntime.sleep(2)\nfig.save_json("out.json", 1)\n')
+    build = start(deck, "build", "--profile", "smoke", "slowfig")
+    log = deck / "cache" / ".logs" / "slowfig.log"
+    until(lambda: log.exists() and "started" in log.read_text(), "the figure to start")
+    clean = ces(deck, "clean", timeout=60)
+    out = build.communicate(timeout=60)[0]
+    assert build.returncode == 0 and "ran      slowfig" in out, out
+    assert "Waiting for another ces build" in clean.stdout, clean.stdout
+    assert clean.returncode == 0 and not (deck / "_site").exists()
+
+
+def test_the_lock_survives_git_clean_removing_its_files(deck):
+    """`git clean -X` removes ignored files, cache/.lock* among them: a second build still waits."""
+    add_figure(deck, "slowfig", 'print("started", flush=True)\ntime.sleep(2)\nfig.save_json("out.json", 1)\n')
+    first = start(deck, "build", "--profile", "smoke", "slowfig")
+    log = deck / "cache" / ".logs" / "slowfig.log"
+    until(lambda: log.exists() and "started" in log.read_text(), "the figure to start")
+    for leftover in (deck / "cache").glob(".lock*"):
+        leftover.unlink()
+    second = ces(deck, "build", "--profile", "smoke", "slowfig", timeout=60)
+    out = first.communicate(timeout=60)[0]
+    assert first.returncode == 0 and second.returncode == 0, out + second.stdout + second.stderr
+    assert "Waiting for another ces build" in second.stdout
+    assert (out + second.stdout).count("ran      slowfig") == 1
+
+
+def test_clean_removes_a_site_link_not_its_target(deck, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("mine")
+    (deck / "_site").symlink_to(elsewhere)
+    out = ces(deck, "clean", timeout=60)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert (elsewhere / "keep.txt").read_text() == "mine" and not (deck / "_site").exists()
+
+
+def test_a_linked_slides_figures_is_refused_and_its_target_kept(deck, tmp_path):
+    target = tmp_path / "target"
+    (target / "precious").mkdir(parents=True)
+    (deck / "slides" / "_figures").symlink_to(target)
+    out = ces(deck, "build", "--profile", "smoke", timeout=60)
+    assert out.returncode == 5 and "slides/_figures is not a directory of its own" in out.stderr, out.stderr
+    assert (target / "precious").is_dir()
+
+
+def test_a_stray_file_in_slides_figures_does_not_fail_the_build(deck):
+    (deck / "slides" / "_figures").mkdir(parents=True)
+    (deck / "slides" / "_figures" / "stray.txt").write_text("x")
+    out = ces(deck, "build", "--profile", "smoke", timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr

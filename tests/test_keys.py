@@ -45,7 +45,7 @@ def test_golden_key_of_the_fixture_figure_names_each_ingredient():
         "upstream": {},
     }
     assert keys.digest_json(static) == "2a2f3515b6cd521dd2a2270953dfc9d6b72802ae28adce4a082a7ee96b5547c3"
-    assert sorted(runtime) == ["builder/harness.py", "builder/profiles.py", "builder/script.py"]
+    assert sorted(runtime) == ["builder/guard.py", "builder/harness.py", "builder/profiles.py", "builder/script.py"]
     assert inputs.packages == {}                         # it imports no third-party package
 
 

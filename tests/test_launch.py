@@ -92,8 +92,10 @@ def test_child_dies_with_its_parent(tmp_path, broken):
             launch.die_with_parent = lambda: None
         def started(proc):
             open({str(pidfile)!r}, 'w').write(str(proc.pid))
-        # a child in its own session that ignores its group: only PDEATHSIG reaches it
+        # a child in its own session that ignores its group: only PDEATHSIG reaches it (its token
+        # renamed, so that no ces' kill_orphans on this machine takes it for a leftover)
         launch.kill_group = lambda proc: proc.wait()
+        launch.TOKEN_ENV = "CES_LAUNCH_TEST_ONLY"
         launch.run(['sleep', '60'], '.', None, on_start=started)
     """)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(launch.__file__).rsplit("/builder/", 1)[0],
