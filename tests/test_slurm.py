@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from builder.cache import Cache
+from builder.errors import ExitCode
 from conftest import CES, ces_env
 
 pytestmark = pytest.mark.slow
@@ -331,7 +332,7 @@ def test_a_gpu_figure_on_a_cluster_without_gpus(slurm_deck, tmp_path, run_ces, f
     if fixed:
         assert proc.returncode == 0 and "ran      line" in out, out
         return
-    assert proc.returncode == 1 and "sbatch" not in out and "Traceback" not in out, out
+    assert proc.returncode == ExitCode.CONFIG and "sbatch" not in out and "Traceback" not in out, out
     errors = [line for line in out.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and 'line declares "gpu": True' in errors[0] and "have none" in errors[0], out
     assert "gpu: {gpus_per_node: 0}" in out and "FAILED" not in out
