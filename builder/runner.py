@@ -190,7 +190,7 @@ class Runner:
                 self.executor.abandon(staging)
             raise
         self.executor.release(spec.name)
-        wall = time.perf_counter() - start
+        wall = record.get("wall_time_s") or time.perf_counter() - start  # run time, not time in a queue
         where = record.get("device", "cpu") + self.executor.describe(name)
         self.echo(f"  ran      {name} ({wall:.1f} s, {where})")
         return Outcome(name, "ran", entry=entry, wall_time_s=wall)

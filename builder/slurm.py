@@ -19,12 +19,26 @@ known before the figure runs (code, params, seed, outputs, upstream keys, packag
 A build that finds job.json for a figure it needs re-attaches to the job instead of submitting
 again; a build that starts keeps these directories (`clean_staging`). A job only runs the
 figure once job.json names it, so a job whose ces died before recording it writes nothing.
+
+How a job ends, as ces sees it (README's "what each job state means" says the same):
+  - a result: the figure's exit, checked and committed by the Runner as for a local run;
+  - a final Slurm state without a result (ENDED: CANCELLED, TIMEOUT, PREEMPTED, NODE_FAIL,
+    OUT_OF_MEMORY, FAILED outside the figure…): one line naming the job, its state and the log;
+    a harness killed by SIGTERM inside a job (scancel, time limit, pre-emption, requeue) makes
+    the job wait for Slurm to end it, so that the state is Slurm's, not "killed by signal 15";
+  - REQUEUED / PENDING after RUNNING (pre-emption, `scontrol requeue`): followed, not abandoned;
+  - no record in sacct nor squeue (a queued array task cancelled, accounting off or purged) for
+    `slurm.lost_after_s` (LOST_AFTER_S): a failure, "UNKNOWN", also when re-attaching.
+A figure that declares a GPU, sent to a partition whose nodes have none (sinfo's Gres), is
+refused before anything is submitted, naming the setting to change (`gpu: {gpus_per_node: 0}`).
 This module imports neither submitit nor yaml until they are needed (`ces status` stays light).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import io
 import json
 import math
 import os
@@ -50,14 +64,29 @@ HARNESS_LOG = "harness.log"
 SUBMITIT_DIR = "slurm"         # cache/.tmp/slurm/<job id>/: submitit's pickles and logs
 GRACE_MIN = 2                  # Slurm's limit is the figure's timeout plus this
 OWNER_WAIT_S = 120.0           # how long a job waits for job.json to name it
-SACCT_EVERY_S = 30.0           # at most one forced sacct call per this many seconds
+SACCT_EVERY_S = 10.0           # at most one forced sacct call (for all jobs) per this many seconds
+LOST_AFTER_S = 60.0            # known to neither sacct nor squeue for this long: the job is lost
+SIGTERM_GRACE_S = 90.0         # a harness SIGTERMed in a job: how long the job waits for Slurm's SIGKILL
 # Names submitit's AutoExecutor shares between clusters; any other ces.yml key is Slurm's own.
 GENERIC = ("name", "timeout_min", "mem_gb", "nodes", "cpus_per_task", "gpus_per_node", "tasks_per_node",
            "stderr_to_stdout")
-SLURM_KEYS = ("cluster", "profiles", "gpu")  # ces.yml keys that are not submission parameters
+SLURM_KEYS = ("cluster", "profiles", "gpu", "lost_after_s")  # ces.yml keys that are not submission parameters
 QUEUED = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "RESIZING", "SUSPENDED",
           "UNKNOWN", "READY"}
 RUNNING = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
+# A final state without a result: what it means (the FAILED line says it after the job id and state).
+ENDED = {
+    "CANCELLED": "cancelled (scancel, or an administrator) before the figure finished",
+    "TIMEOUT": "reached its Slurm time limit (timeout_min; the figure's own timeout is 2 minutes shorter)",
+    "PREEMPTED": "pre-empted by a job of higher priority, and not requeued",
+    "NODE_FAIL": "its node failed; run the build again to resubmit it",
+    "BOOT_FAIL": "its node failed to boot; run the build again to resubmit it",
+    "OUT_OF_MEMORY": "ran out of memory (raise memory_gb in FIGURE, or mem_gb in ces.yml)",
+    "DEADLINE": "passed its deadline before it could run",
+    "FAILED": "failed outside the figure (job setup, Python or submitit: their output ends the log)",
+    "REVOKED": "revoked by Slurm (federation)",
+    "UNKNOWN": "known to neither sacct nor squeue (cancelled while queued, accounting off, or purged)",
+}
 
 
 def run_figure(root: str, jobdir: str, timeout_s: float) -> dict:
@@ -78,6 +107,10 @@ def run_figure(root: str, jobdir: str, timeout_s: float) -> dict:
         (staging / "out").mkdir(parents=True)
         result = launch.run(harness_command(staging / "run.json"), root_p, harness_env(root_p, staging),
                             log_path=jobdir_p / HARNESS_LOG, timeout=timeout_s)
+        if result.returncode == -signal.SIGTERM and _in_slurm_job():
+            # scancel, the time limit, pre-emption or a requeue: Slurm SIGKILLs this job within its
+            # KillWait, so that ces reads Slurm's state (a requeued job runs this function again).
+            time.sleep(SIGTERM_GRACE_S)
         if result.timed_out:
             return {"timed_out": timeout_s, "host": socket.gethostname()}
         if result.error:
@@ -85,6 +118,15 @@ def run_figure(root: str, jobdir: str, timeout_s: float) -> dict:
         return {"rc": result.returncode, "host": socket.gethostname(), "wall_s": round(result.wall_s, 3)}
     except Exception:
         return {"error": traceback.format_exc()}
+
+
+def _in_slurm_job() -> bool:
+    try:
+        import submitit
+
+        return submitit.JobEnvironment().cluster == "slurm"
+    except Exception:
+        return False
 
 
 def _wait_for_owner(jobdir: Path) -> str | None:
@@ -198,6 +240,11 @@ class Handle:
     info: dict = field(default_factory=dict)
     job: object = None            # a submitit Job, None when it cannot be re-attached
     error: str | None = None      # the submission failed
+    lost_after_s: float = LOST_AFTER_S
+    unknown_since: float | None = None  # time.time() when sacct and squeue first both ignored it
+    was_running: bool = False
+    requeue_mark: tuple | None = None  # the figure's log when a requeue was last reported
+    collected: bool = False       # released: committed or failed, not to be cancelled
 
     @property
     def cluster(self) -> str:
@@ -250,6 +297,16 @@ def phase(handle: Handle, slurm_state=None) -> tuple[str, str]:
     if handle.cluster == "slurm":
         state = (slurm_state(job) if slurm_state else job.watcher.get_state(job.job_id, mode="force")) or "UNKNOWN"
         state = state.split()[0].upper()
+        if state == "UNKNOWN":
+            state = _squeue_state(job.job_id) or "UNKNOWN"
+        if state == "UNKNOWN":
+            now = time.time()
+            if handle.unknown_since is None:
+                handle.unknown_since = now
+            if now - handle.unknown_since >= handle.lost_after_s:
+                return "failed", "UNKNOWN"
+            return "queued", "UNKNOWN"
+        handle.unknown_since = None
         if state in QUEUED:
             return "queued", state
         if state in RUNNING:
@@ -260,6 +317,46 @@ def phase(handle: Handle, slurm_state=None) -> tuple[str, str]:
         alive = proc.poll() is None if proc is not None else _pid_alive(job.job_id)
         return ("running", "running") if alive else ("failed", "its process ended")
     return "running", "debug"
+
+
+def _squeue_state(job_id: str) -> str | None:
+    """squeue's word for a job that sacct does not know (yet, or any more), or None."""
+    try:
+        out = subprocess.run(["squeue", "-h", "-j", str(job_id), "-o", "%T"], capture_output=True, text=True,
+                             timeout=30, check=False).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out[0].upper() if out else None
+
+
+def _submitted_at(info: dict) -> float | None:
+    try:
+        return _dt.datetime.fromisoformat(info["submitted"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def ended_problem(label: str, state: str) -> str:
+    """The FAILED line's reason for a job that ended without a result: job id, state, meaning."""
+    if state in ENDED:
+        return f"{label} {state}: {ENDED[state]}"
+    return f"{label} ended without a result ({state})"
+
+
+def partition_gpus(partition: str | None) -> tuple[str, bool] | None:
+    """(partition, whether any of its nodes has a GPU gres), from sinfo; None when sinfo cannot tell."""
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%P %G"] + (["-p", partition] if partition else []),
+                             capture_output=True, text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    rows = [line.split(None, 1) for line in out.splitlines() if line.strip()]
+    if not partition:  # the default partition is starred
+        rows = [r for r in rows if r[0].endswith("*")]
+    if not rows:
+        return None
+    name = rows[0][0].rstrip("*")
+    return name, any("gpu" in (r[1] if len(r) > 1 else "") for r in rows)
 
 
 def _result(job, state) -> tuple[dict | None, str]:
@@ -281,7 +378,7 @@ def describe_jobs(root: Path, names=None) -> list[tuple[str, str, str]]:
         info = _read_json(f)
         if not info or (names and info.get("figure") not in names):
             continue
-        handle = Handle(info.get("figure", f.parent.name), f.parent, info)
+        handle = Handle(info.get("figure", f.parent.name), f.parent, info, unknown_since=_submitted_at(info))
         try:
             handle.job = attach(root, info)
             ph, state = phase(handle)
@@ -308,12 +405,18 @@ class SlurmExecutor:
         self.root, self.slurm, self.profile, self.echo = root, slurm, profile, echo
         self.confirm = confirm
         self.cluster = slurm.get("cluster", "slurm")
+        lost = slurm.get("lost_after_s", LOST_AFTER_S)
+        if isinstance(lost, bool) or not isinstance(lost, (int, float)) or lost <= 0:
+            raise ConfigError(f"ces.yml: slurm.lost_after_s must be a positive number of seconds, not {lost!r}")
+        self.lost_after_s = float(lost)
+        self._gpus: dict = {}             # partition → (name, has GPUs), from sinfo
         self.poll_s = poll_s if poll_s is not None else (2.0 if self.cluster == "slurm" else 0.2)
         self.handles: dict[str, Handle] = {}
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._debug = threading.Lock()    # debug jobs run in this process and swap os.environ
         self._last_sacct = float("-inf")
+        self._listed: tuple[set, set] | None = None  # (jobs asked, jobs listed) at the last sacct call
         self.tmp = root / "cache" / ".tmp"
 
     # -- what the Runner calls --------------------------------------------------------------
@@ -349,8 +452,9 @@ class SlurmExecutor:
                     "parameters": params, "timeout_s": job_timeout_s(spec, self.profile, params),
                     "log": (jobdir / HARNESS_LOG).relative_to(self.root).as_posix(),
                     "staging": (jobdir / STAGING).relative_to(self.root).as_posix()}
-            self.handles[spec.name] = handle = Handle(spec.name, jobdir, info)
+            self.handles[spec.name] = handle = Handle(spec.name, jobdir, info, lost_after_s=self.lost_after_s)
             fresh.append(handle)
+        self._check_gpus(fresh)
         groups: dict[str, list[Handle]] = {}
         for handle in fresh:
             groups.setdefault(json.dumps(handle.info["parameters"], sort_keys=True), []).append(handle)
@@ -358,19 +462,29 @@ class SlurmExecutor:
             self._submit(group)
 
     def execute(self, spec, run_file: Path, log_path: Path, timeout: float) -> launch.Result:
-        """Wait for the figure's job; its result as a launch.Result (the timeout is the job's)."""
-        problem = self._problem(spec, log_path)
-        return launch.Result(0) if problem is None else launch.Result(None, error=problem)
+        """Wait for the figure's job; its result as a launch.Result (the timeout is the job's; wall_s
+        is the figure's run time on its node, not the time it queued)."""
+        result, problem = self._problem(spec, log_path)
+        wall = float((result or {}).get("wall_s") or 0.0)
+        return launch.Result(0, wall_s=wall) if problem is None else launch.Result(None, wall_s=wall, error=problem)
 
-    def _problem(self, spec, log_path: Path) -> str | None:
+    def _problem(self, spec, log_path: Path) -> tuple[dict | None, str | None]:
         handle = self.handles[spec.name]
-        if handle.error:
-            return handle.error
+        if handle.error:  # not submitted: the log says why, in full
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text(f"{handle.error}\n{handle.info.get('submit_error', '')}\n"
+                                f"parameters: {json.dumps(handle.info.get('parameters', {}), sort_keys=True)}\n",
+                                encoding="utf-8")
+            return None, handle.error
         result, state = self._wait(handle)
-        self._gather_log(handle, log_path, with_job_logs=not result or "rc" not in result)
+        self._gather_log(handle, log_path, with_job_logs=not result or result.get("rc") != 0)
         where = handle.label
         if not result:
-            return f"{where} ended without a result ({state})"
+            return None, ended_problem(where, state)
+        return result, self._result_problem(where, result)
+
+    @staticmethod
+    def _result_problem(where: str, result: dict) -> str | None:
         if "error" in result:
             return f"{where} failed: {result['error'].strip().splitlines()[-1]}"
         if "superseded" in result:
@@ -385,6 +499,7 @@ class SlurmExecutor:
         """After the commit or the failure: the job's directories go."""
         handle = self.handles.get(name)
         if handle is not None:
+            handle.collected = True
             self._discard(handle)
 
     def abandon(self, staging: Path) -> None:
@@ -393,7 +508,7 @@ class SlurmExecutor:
     def interrupt(self) -> None:
         """Ctrl-C: ask whether to cancel the submitted jobs (default: no, they keep running)."""
         self.stop.set()
-        live = [h for h in self.handles.values() if h.job is not None and h.info.get("job_id")
+        live = [h for h in self.handles.values() if h.job is not None and h.info.get("job_id") and not h.collected
                 and phase(h, self._slurm_state)[0] in ("queued", "running")]
         if not live:
             return
@@ -443,7 +558,8 @@ class SlurmExecutor:
         info = _read_json(jobdir / JOB_FILE)
         if not info:
             return None
-        handle = Handle(spec.name, jobdir, info)
+        # A job unknown to sacct and squeue counts as lost from its submission on, not from now.
+        handle = Handle(spec.name, jobdir, info, lost_after_s=self.lost_after_s, unknown_since=_submitted_at(info))
         if info.get("static_key") == static_key(inputs) and info.get("job_id"):
             try:
                 handle.job = attach(self.root, info)
@@ -456,8 +572,8 @@ class SlurmExecutor:
                     self.echo(f"  attached {spec.name} [{self.profile}] → {handle.label} ({word}), "
                               f"static key {info['static_key'][:16]}")
                     return handle
-                self.echo(f"  warning  {spec.name}: {handle.label} ended without a result ({word}) while ces "
-                          "was away; submitting again")
+                self.echo(f"  warning  {spec.name}: {ended_problem(handle.label, word)}, while ces was away; "
+                          "submitting again")
         self._discard(handle)
         return None
 
@@ -476,16 +592,18 @@ class SlurmExecutor:
         try:
             ex = self._executor(params)
             args = [(str(self.root), str(h.jobdir), h.info["timeout_s"]) for h in group]
-            if len(group) == 1:
-                jobs = [ex.submit(run_figure, *args[0])]
-            else:
-                with ex.batch():
-                    jobs = [ex.submit(run_figure, *a) for a in args]
-        except Exception as exc:  # bad parameters, sbatch refused, no Slurm here
-            why = f"could not submit to {self.cluster}: {exc}".strip().splitlines()
+            # submitit prints sbatch's stderr when it fails; the FAILED line and the log say it instead
+            with contextlib.redirect_stderr(io.StringIO()):
+                if len(group) == 1:
+                    jobs = [ex.submit(run_figure, *args[0])]
+                else:
+                    with ex.batch():
+                        jobs = [ex.submit(run_figure, *a) for a in args]
+        except Exception as exc:  # bad parameters, sbatch refused, no Slurm here: the Runner says it, once
+            why = [line.strip() for line in f"{exc}".strip().splitlines() if line.strip()] or [type(exc).__name__]
             for h in group:
-                h.error = why[0] if len(why) == 1 else why[0] + " " + why[-1]
-                self.echo(f"  FAILED   {h.figure}: {h.error}")
+                h.error = f"could not submit to {self.cluster}: {why[-1] if 'error' in why[-1] else why[0]}"
+                h.info["submit_error"] = "\n".join(why)
             return
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         for h, job in zip(group, jobs):
@@ -499,23 +617,80 @@ class SlurmExecutor:
 
     # -- waiting ------------------------------------------------------------------------------------
     def _slurm_state(self, job) -> str:
-        with self._lock:  # one sacct call for all jobs at most every SACCT_EVERY_S
-            force = time.monotonic() - self._last_sacct > SACCT_EVERY_S
-            if force:
+        """sacct's state of the job: one sacct call for all jobs at most every SACCT_EVERY_S. submitit's
+        watcher keeps the last state it read for a job that sacct no longer lists (a queued array
+        task cancelled: PENDING for ever); such a job reads UNKNOWN here."""
+        watcher = job.watcher
+        with self._lock:
+            state = watcher.get_state(job.job_id, mode="cache")  # registers the job
+            if time.monotonic() - self._last_sacct > SACCT_EVERY_S:
                 self._last_sacct = time.monotonic()
-        return job.watcher.get_state(job.job_id, mode="force" if force else "cache")
+                asked = set(getattr(watcher, "_registered", ())) - set(getattr(watcher, "_finished", ()))
+                watcher.update()
+                try:
+                    self._listed = (asked, set(watcher.read_info(getattr(watcher, "_output", b""))))
+                except Exception:
+                    self._listed = None
+                state = watcher.get_state(job.job_id, mode="cache")
+            listed = getattr(self, "_listed", None)
+        if listed is not None and job.job_id in listed[0] and job.job_id not in listed[1]:
+            return "UNKNOWN"
+        return state
 
     def _wait(self, handle: Handle) -> tuple[dict | None, str]:
         job = handle.job
         if handle.cluster == "debug":   # runs here, now, in this thread
             with self._debug:
                 return _result(job, lambda: "cancelled")
-        while phase(handle, self._slurm_state)[0] not in ("finished", "failed"):
+        while True:
+            ph, word = phase(handle, self._slurm_state)
+            if ph in ("finished", "failed"):
+                break
+            if ph == "running":
+                handle.was_running = True
+            elif word != "UNKNOWN" and handle.cluster == "slurm" and self._requeued(handle):
+                self.echo(f"  requeued {handle.figure} → {handle.label} ({word}), following it")
             if self.stop.wait(self.poll_s):
                 raise Detached(handle.label)
         if handle.cluster != "slurm":
             job._results_timeout_s = 1     # no shared filesystem to wait for
-        return _result(job, lambda: phase(handle, self._slurm_state)[1])
+        elif ph == "failed" and not job.paths.result_pickle.exists():
+            return None, word              # no result is coming (and submitit would wait on its own state)
+        return _result(job, lambda: word)
+
+    @staticmethod
+    def _requeued(handle: Handle) -> bool:
+        """Queued again after it ran (pre-empted, `scontrol requeue`): seen running, or its figure's
+        log written by a run that ces did not see. True once per requeue."""
+        try:
+            st = (handle.jobdir / HARNESS_LOG).stat()
+            mark = (st.st_ino, st.st_mtime_ns)
+        except OSError:
+            mark = None
+        if not handle.was_running and (mark is None or mark == handle.requeue_mark):
+            return False
+        handle.was_running, handle.requeue_mark = False, mark
+        return True
+
+    def _check_gpus(self, handles: list[Handle]) -> None:
+        """Refuse, before submitting anything, a GPU request to a partition without GPUs."""
+        if self.cluster != "slurm":
+            return
+        for h in handles:
+            params = h.info["parameters"]
+            if not params.get("gpus_per_node") and "gpu" not in str(params.get("slurm_gres", "")):
+                continue
+            part = params.get("slurm_partition")
+            if part not in self._gpus:
+                self._gpus[part] = partition_gpus(part)
+            found = self._gpus[part]
+            if found is not None and not found[1]:
+                self.stop.set()  # figures already submitted are left running, for the next build
+                raise ConfigError(
+                    f"ces.yml: {h.figure} declares \"gpu\": True, and asks {params.get('gpus_per_node', 1)} GPU(s) "
+                    f"of Slurm partition {found[0]}, whose nodes have none (sinfo: no gpu gres); nothing submitted",
+                    tip="on a cluster without GPUs, run the GPU figures on CPUs: in ces.yml, under slurm:, set "
+                        "`gpu: {gpus_per_node: 0}`; or send them to a partition with GPUs: `gpu: {partition: NAME}`")
 
     def _gather_log(self, handle: Handle, log_path: Path, with_job_logs: bool) -> None:
         """cache/.logs/<figure>.log: the figure's output, then (if the job died outside the figure)
