@@ -40,9 +40,10 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(directory) -> Iterator[str]:
-    """Serve `directory` on 127.0.0.1 (free port) in a thread; yield "http://127.0.0.1:PORT"."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
+def serve(directory, handler_class=None) -> Iterator[str]:
+    """Serve `directory` on 127.0.0.1 (free port) in a thread; yield "http://127.0.0.1:PORT".
+    handler_class: a quiet SimpleHTTPRequestHandler subclass by default."""
+    handler = functools.partial(handler_class or _QuietHandler, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="deck-server", daemon=True)

@@ -1,14 +1,10 @@
 """Rendering: the deck has the expected slides, opens in Chromium, and a no-op build renders nothing."""
 
-import contextlib
-import functools
-import http.server
 import json
 import os
 import re
 import sys
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -287,28 +283,18 @@ def _unsized(site: Path) -> None:
     index.write_text(text)
 
 
-@contextlib.contextmanager
 def _slow_figures(site: Path):
     """Serve `site`, each figure file half a second late (a figure arrives after Reveal's
     first layout, as over a real network)."""
-    class Slow(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
+    from browser import _QuietHandler
 
+    class Slow(_QuietHandler):
         def do_GET(self):
             if "/_figures/" in self.path:
                 time.sleep(0.5)
             super().do_GET()
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Slow, directory=str(site)))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve(site, Slow)
 
 
 @pytest.mark.browser
