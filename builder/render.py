@@ -1,8 +1,9 @@
 """Render the slides into _site/: with Quarto when it is on PATH, else with the embedded
 pandoc (pypandoc-binary) and the pinned Reveal.js assets. Both read _quarto.yml.
 
-The pandoc path understands the options below; any other format option is an error naming
-its line in _quarto.yml, so that the two paths never silently disagree.
+Every field of _quarto.yml that ces reads is checked first, for both renderers (check_config:
+`_quarto.yml:LINE: field: expected …`). The pandoc path understands the options below; any
+other format option is an error naming its line, so that the two paths never silently disagree.
 
     render_site(root, which, config, lines, sources, figures, outcomes)   # "up to date" or "rendered …"
 
@@ -22,8 +23,8 @@ import functools
 import json
 import math
 import os
-import reprlib
 import re
+import reprlib
 import shutil
 import subprocess
 import tempfile
@@ -72,9 +73,12 @@ def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def _text(v) -> bool:
+    return isinstance(v, str) and bool(v.strip()) and "\0" not in v
+
+
 def _texts(v) -> bool:
-    return isinstance(v, str) and bool(v.strip()) or isinstance(v, list) and bool(v) and all(
-        isinstance(x, str) and x.strip() for x in v)
+    return _text(v) or isinstance(v, list) and bool(v) and all(_text(x) for x in v)
 
 
 def _flag(*words):
@@ -87,7 +91,7 @@ def _choice(*words):
     return (lambda v: isinstance(v, str) and v in words, "one of " + ", ".join(words))
 
 
-_TEXT = (lambda v: isinstance(v, str) and bool(v.strip()), "a text")
+_TEXT = (_text, "a text")
 _SIZE = (lambda v: _number(v) and v > 0 or isinstance(v, str) and bool(_PERCENT.match(v)),
          'a number of pixels (e.g. 1280) or a percentage (e.g. "100%")')
 # format.revealjs option -> (accepts the value, what is expected): Reveal.js' and Quarto's types
@@ -209,7 +213,7 @@ def check_config(root: Path, data: dict, node) -> None:
         slides_dir = (root / "slides").resolve()
         for i, entry in enumerate(render):
             keys = ["project", "render", i]
-            if not isinstance(entry, str) or not entry.strip():
+            if not _text(entry):
                 fail(keys, "the path of a .qmd file", entry)
             if Path(entry).is_absolute() or not (root / entry).resolve().is_relative_to(slides_dir):
                 fail(keys, "a path inside slides/ (what ces watches and hashes)", entry)

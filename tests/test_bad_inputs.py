@@ -1,9 +1,11 @@
 """Bad _quarto.yml fields (issue #12): each is one line `Error: _quarto.yml:LINE: field: expected …`
 (a Tip line allowed), exit code CONFIG, no traceback, nothing written to cache/ or _site/; the
-fixture's own _quarto.yml is the twin that builds. Before builder.render checked every field,
-the first six cases and render-not-a-path, math-method-a-number, theme-a-list and nested-too-deeply
-ended in a traceback, and most of the others built a broken deck (exit 0) or published a file
-from outside the project (css-outside-project: /etc/passwd as _site/passwd)."""
+fixture's own _quarto.yml is the twin that builds. Before builder.render.check_config, 12 of
+these cases ended in a traceback (format-a-string, project-a-number, revealjs-a-list,
+css-a-number, render-outside-path, not-utf8, render-not-a-path, math-method-a-number,
+theme-a-list, the two NUL cases, nested-too-deeply), render-a-string read the string as the
+files s, l, i, …, and most others built a broken deck with exit 0, css-outside-project
+publishing a file from outside the project (/etc/passwd became _site/passwd)."""
 
 import json
 import re
@@ -106,6 +108,8 @@ CASES = {
     "theme-a-list": (edit("theme: white", "theme: [white, custom.scss]"),
                      "_quarto.yml:9: format.revealjs.theme: expected a theme of Reveal.js 5.2.1"),
     "theme-unknown": (edit("theme: white", "theme: whyte"), "_quarto.yml:9: format.revealjs.theme: expected a theme of Reveal.js"),
+    "lang-with-a-nul": (edit("lang: fr", 'lang: "f\\0r"'), "_quarto.yml:6: lang: expected a language tag"),
+    "theme-with-a-nul": (edit("theme: white", 'theme: "wh\\0ite"'), "_quarto.yml:9: format.revealjs.theme: expected a theme name"),
     "nested-too-deeply": (lambda r: write((r / CONFIG).read_text() + "x: " + "[" * 200_000 + "\n")(r),
                           "_quarto.yml:1: invalid YAML: nested too deeply"),
 }
