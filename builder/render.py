@@ -1,8 +1,9 @@
 """Render the slides into _site/: with Quarto when it is on PATH, else with the embedded
 pandoc (pypandoc-binary) and the pinned Reveal.js assets. Both read _quarto.yml.
 
-The pandoc path understands the options below; any other format option is an error naming
-its line in _quarto.yml, so that the two paths never silently disagree.
+Every field of _quarto.yml that ces reads is checked first, for both renderers (check_config:
+`_quarto.yml:LINE: field: expected …`). The pandoc path understands the options below; any
+other format option is an error naming its line, so that the two paths never silently disagree.
 
     render_site(root, which, config, lines, sources, figures, outcomes)   # "up to date" or "rendered …"
 
@@ -18,16 +19,19 @@ directory's contents up. The renderer runs through builder.launch, with a time l
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 import re
+import reprlib
 import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from .assets import REMOTE_FONT_THEMES
+from .assets import REMOTE_FONT_THEMES, REVEAL_VERSION, TARBALL
 from .errors import ConfigError, RenderError
 
 QUARTO_MIN = (1, 4, 0)
@@ -58,33 +62,194 @@ PANDOC_BEHAVIOUR = {"auto-stretch": False, "code-line-numbers": False}
 
 
 # -- configuration ------------------------------------------------------------------------
-def load_config(root: Path) -> tuple[dict, dict]:
-    """(_quarto.yml as data, line number of each `format.revealjs` key)."""
+# Every field of _quarto.yml ces reads, checked before any figure runs (both renderers): a value
+# of the wrong type or out of range is one line naming its place and what was expected.
+TRANSITIONS = ("none", "fade", "slide", "convex", "concave", "zoom")
+_PERCENT = re.compile(r"^\d+(\.\d+)?%$")
+_MISSING = object()
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _text(v) -> bool:
+    return isinstance(v, str) and bool(v.strip()) and "\0" not in v
+
+
+def _texts(v) -> bool:
+    return _text(v) or isinstance(v, list) and bool(v) and all(_text(x) for x in v)
+
+
+def _flag(*words):
+    shown = ["true", "false", *map(repr, words)]
+    return (lambda v: isinstance(v, bool) or isinstance(v, str) and v in words,
+            ", ".join(shown[:-1]) + " or " + shown[-1])
+
+
+def _choice(*words):
+    return (lambda v: isinstance(v, str) and v in words, "one of " + ", ".join(words))
+
+
+_TEXT = (_text, "a text")
+_SIZE = (lambda v: _number(v) and v > 0 or isinstance(v, str) and bool(_PERCENT.match(v)),
+         'a number of pixels (e.g. 1280) or a percentage (e.g. "100%")')
+# format.revealjs option -> (accepts the value, what is expected): Reveal.js' and Quarto's types
+OPTION_TYPES = {
+    "theme": (_texts, "a theme name (e.g. white) or a list of theme files"),
+    "transition": _choice(*TRANSITIONS), "background-transition": _choice(*TRANSITIONS),
+    "slide-number": _flag("h.v", "h/v", "c", "c/t"), "hash": _flag(), "controls": _flag("auto"),
+    "progress": _flag(), "center": _flag(), "width": _SIZE, "height": _SIZE,
+    "margin": (lambda v: _number(v) and v >= 0, "a number ≥ 0 (a fraction of the slide's size, e.g. 0.04)"),
+    "navigation-mode": _choice("linear", "vertical", "grid"), "history": _flag(),
+    "show-notes": _flag("separate-page"), "pdf-separate-fragments": _flag(), "fragments": _flag(),
+    "overview": _flag(), "incremental": _flag(), "toc": _flag(),
+    "slide-level": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 6,
+                    "an integer from 0 to 6"),
+    "lang": _TEXT, "css": (_texts, "a CSS file or a list of CSS files"),
+    "bibliography": (_texts, "a file or a list of files"), "csl": _TEXT,
+    "html-math-method": (lambda v: isinstance(v, str) or isinstance(v, dict) and isinstance(v.get("method"), str),
+                         "a method (mathml) or a mapping with `method:`"),
+    "auto-stretch": _flag(), "code-line-numbers": (lambda v: isinstance(v, (bool, str)), "true, false or lines"),
+    "embed-resources": _flag(), "preview-links": _flag("auto"), "footer": _TEXT, "logo": _TEXT,
+    "menu": (lambda v: isinstance(v, (bool, dict)), "true, false or a mapping of menu options"),
+}
+
+
+def _shown(value) -> str:
+    """A value as an error shows it: short, whatever its size (an aliased YAML bomb included)."""
+    r = reprlib.Repr()
+    r.maxstring, r.maxother, r.maxlevel = 60, 60, 3
+    return r.repr(value)
+
+
+def _line(node, keys) -> int:
+    """The line of the deepest of `keys` (mapping keys, or list indexes) found in a composed
+    YAML document; 1 when not even the first is there."""
     import yaml
 
-    path = root / CONFIG
-    if not path.is_file():
-        raise ConfigError(f"{CONFIG} not found in {root}", tip="run ces from the deck's directory")
-    text = path.read_text(encoding="utf-8")
+    line = 1
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            found = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(key)]
+            if not found:
+                break
+            k, node = found[-1]  # a repeated key: the last one wins, as in the data
+            line = k.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _parse(path: Path):
+    """(data, composed node) of a YAML file, or a ConfigError naming the file and line."""
+    import yaml
+
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text) or {}
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{CONFIG}: cannot be read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{CONFIG}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x}): expected UTF-8 text",
+                          tip="save the file as UTF-8") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{CONFIG}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(f"{CONFIG}{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{CONFIG}:1: invalid YAML: nested too deeply to be a configuration") from None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def load_config(root: Path) -> tuple[dict, dict]:
+    """(_quarto.yml as data, line number of each `format.revealjs` key), every field ces reads
+    checked (check_config)."""
+    path = root / CONFIG
+    if not path.is_file():
+        raise ConfigError(f"{CONFIG} not found in {root}", tip="run ces from the deck's directory")
+    data, node = _parse(path)
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{CONFIG}:1: expected a mapping at the top level")
-    lines = {}
-    for key, value in (node.value if node is not None else []):
-        if key.value == "format" and hasattr(value, "value"):
-            for fkey, fval in value.value:
-                if fkey.value == "revealjs" and isinstance(fval.value, list):
-                    lines = {k.value: k.start_mark.line + 1 for k, _ in fval.value}
-    return data, lines
+        raise ConfigError(f"{CONFIG}:1: expected a mapping at the top level, not {type(data).__name__}")
+    check_config(root, data, node)
+    revealjs = data["format"]["revealjs"]
+    return data, {str(k): _line(node, ["format", "revealjs", k]) for k in revealjs}
+
+
+def check_config(root: Path, data: dict, node) -> None:
+    """Raise a ConfigError `_quarto.yml:LINE: field: expected …` for the first field ces reads
+    that has the wrong type or value."""
+
+    def fail(keys, expected, value=_MISSING, field=None, tip=None):
+        field = field or ".".join(str(k) for k in keys if not isinstance(k, int))
+        got = ", found none" if value is _MISSING else f", not {_shown(value)}"
+        raise ConfigError(f"{CONFIG}:{_line(node, keys)}: {field}: expected {expected}{got}", tip=tip)
+
+    project = data.get("project", {})
+    if not isinstance(project, dict):
+        fail(["project"], "a mapping (type:, output-dir:, render:)", project)
+    out = project.get("output-dir", SITE)
+    if not isinstance(out, str) or Path(out) != Path(SITE):
+        fail(["project", "output-dir"], f"{SITE} (ces always writes the deck there)", out,
+             tip=f"remove output-dir, or set it to {SITE}")
+    render = project.get("render")
+    if render is not None:
+        if not isinstance(render, list):
+            fail(["project", "render"], "a list of slide files, e.g. [slides/index.qmd]", render,
+                 tip="write each file on a line of its own: `render:`, then `  - slides/index.qmd`")
+        slides_dir = (root / "slides").resolve()
+        for i, entry in enumerate(render):
+            keys = ["project", "render", i]
+            if not _text(entry):
+                fail(keys, "the path of a .qmd file", entry)
+            if Path(entry).is_absolute() or not (root / entry).resolve().is_relative_to(slides_dir):
+                fail(keys, "a path inside slides/ (what ces watches and hashes)", entry)
+            if Path(entry).suffix not in (".qmd", ".md"):
+                fail(keys, "a .qmd or .md file", entry)
+            if not (root / entry).is_file():
+                raise ConfigError(f"{CONFIG}:{_line(node, keys)}: project.render lists {entry}, which does not exist")
+    lang = data.get("lang", "fr")
+    if not OPTION_TYPES["lang"][0](lang):
+        fail(["lang"], "a language tag, e.g. fr", lang)
+    fmt = data.get("format", _MISSING)
+    example = "`format:`, then `  revealjs:` and its options (theme:, width:, …) indented below"
+    if not isinstance(fmt, dict) or "revealjs" not in fmt:
+        fail(["format"], "a mapping with the deck's `revealjs:` options (ces renders a Reveal.js deck)", fmt,
+             tip=f"write {example}")
+    for key in fmt:
+        if key != "revealjs":
+            fail(["format", key], "revealjs only (ces renders one Reveal.js deck)", key, field="format")
+    options = fmt["revealjs"]
+    if not isinstance(options, dict):
+        fail(["format", "revealjs"], "a mapping of Reveal.js options (theme:, width:, …)", options,
+             tip=f"write {example}")
+    for key, value in options.items():
+        accepts, expected = OPTION_TYPES.get(key, (None, None))
+        if accepts is not None and not accepts(value):
+            fail(["format", "revealjs", key], expected, value)
+    css = options.get("css", [])
+    sources = deck_sources(root, data)
+    for name in [css] if isinstance(css, str) else css:
+        src = _css_source(root, sources, name)
+        if Path(name).is_absolute() or not src.resolve().is_relative_to(root.resolve()):
+            fail(["format", "revealjs", "css"], "CSS files inside the project", name)
 
 
 def deck_sources(root: Path, config: dict) -> list[Path]:
+    """The slide files to render (project.render, checked by check_config; default slides/index.qmd)."""
     render = (config.get("project") or {}).get("render") or ["slides/index.qmd"]
     paths = [root / p for p in render]
     for p in paths:
@@ -213,10 +378,15 @@ def pandoc_args(config: dict, lines: dict, source: Path, site: Path, figure_meta
     lang = config.get("lang") or fmt.get("lang") or "fr"
     args += ["--metadata", f"lang={lang}"]
     for key, value in fmt.items():
-        where = f"{CONFIG}:{lines.get(key, '?')}"
-        if key == "theme" and value in REMOTE_FONT_THEMES:
+        where = f"{CONFIG}:{lines.get(str(key), '?')}"
+        if key == "theme" and isinstance(value, str) and value in REMOTE_FONT_THEMES:
             raise ConfigError(f"{where}: theme {value!r} loads its fonts from Google Fonts, so the deck would "
                               "not work offline", tip="use white, black, serif, dracula or a theme of your own")
+        if key == "theme" and (not isinstance(value, str) or value not in reveal_themes()):
+            offline = ", ".join(sorted(reveal_themes() - REMOTE_FONT_THEMES))
+            raise ConfigError(f"{where}: format.revealjs.theme: expected a theme of Reveal.js {REVEAL_VERSION} "
+                              f"({offline}), not {_shown(value)}",
+                              tip="a theme file (.scss) needs Quarto (--renderer quarto); css: restyles a theme")
         if key in REVEAL_VARIABLES:
             value = str(value).lower() if isinstance(value, bool) else str(value)
             args += ["--variable", f"{REVEAL_VARIABLES[key]}={value}"]
@@ -246,6 +416,20 @@ def pandoc_args(config: dict, lines: dict, source: Path, site: Path, figure_meta
     return args
 
 
+@functools.lru_cache(maxsize=1)
+def reveal_themes() -> frozenset[str]:
+    """The themes the pinned Reveal.js ships (dist/theme/<name>.css in its tarball)."""
+    import tarfile
+
+    try:
+        with tarfile.open(TARBALL, "r:gz") as tar:
+            names = tar.getnames()
+    except (OSError, tarfile.TarError) as exc:
+        raise RenderError(f"cannot read {TARBALL}: {exc}", tip="reinstall ces") from None
+    return frozenset(n[len("package/dist/theme/"):-4] for n in names
+                     if n.startswith("package/dist/theme/") and n.endswith(".css") and n.count("/") == 3)
+
+
 def check_pandoc(root: Path, config: dict, lines: dict, sources: list[Path]) -> None:
     """Fail on what the pandoc path cannot render before any figure is computed."""
     for source in sources:
@@ -257,12 +441,18 @@ def _css_files(root: Path, config: dict, lines: dict, sources: list[Path]) -> li
     css = (((config.get("format") or {}).get("revealjs")) or {}).get("css") or []
     found = []
     for name in [css] if isinstance(css, str) else css:
-        src = (sources[0].parent / name) if (sources[0].parent / name).exists() else root / name
+        src = _css_source(root, sources, name)
         if not src.is_file():
             raise ConfigError(f"{CONFIG}:{lines.get('css', '?')}: css file {name} not found",
                               tip="css paths are relative to the project (or to the slides directory)")
         found.append(src)
     return found
+
+
+def _css_source(root: Path, sources: list[Path], name: str) -> Path:
+    """Where a `css:` file is: beside the slides, else relative to the project."""
+    beside = sources[0].parent / name
+    return beside if beside.exists() else root / name
 
 
 _LENGTH = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(px|pt|pc|in|cm|mm)?\s*$")
@@ -412,7 +602,7 @@ def site_problem(site: Path, stamp: str) -> str | None:
             raise TypeError
     except FileNotFoundError:
         return "no site manifest"
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return "unreadable site manifest"
     if recorded != stamp:
         return "slides, config, figures or ces changed"
@@ -450,7 +640,7 @@ def complete_outcomes(root: Path, figures: dict, outcomes: dict) -> dict:
             key = (root / "slides" / "_figures" / name / ".key").read_text().strip()
             path = root / "cache" / name / key[:16]
             manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         if isinstance(manifest, dict) and manifest.get("key") == key:
             full[name] = Outcome(name, "cached", entry=Entry(path, manifest))
