@@ -157,7 +157,7 @@ ax.semilogx(N, [r["per_digit_acc_pow_K"] for r in results], ":", color="black", 
             label=f"p$^{{{K}}}$ (chiffres indépendants)")
 ax.set(xlabel="paramètres du modèle (hors plongements)", ylabel="exactitude", ylim=(-0.03, 1.03),
        title=f"Addition à {k} chiffres, {hp['seeds']} graines")
-ax.legend(loc="upper left", fontsize=14, frameon=False)
+ax.legend(loc="upper left", frameon=False)
 ticks = [t for t in (100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000)
          if min(N) <= t <= max(N)]
 ax.set_xticks(ticks, [french_number(t) for t in ticks])          # log axis: French numbers by hand
