@@ -92,8 +92,8 @@ wrong = {e["line"]: e for e in errors}
 rows = []
 for number, line in enumerate(text.splitlines(), start=1):
     mark = wrong.get(number)
-    note = (f' <span class="fix">→ {html.escape(mark["operation"])} donne {html.escape(mark["expected"])}</span>'
-            if mark else "")
+    note = (f' <span class="fix">→ {html.escape(mark.get("operation") or mark.get("kind", ""))} '
+            f'donne {html.escape(str(mark.get("expected")))}</span>' if mark else "")
     rows.append(f'<div class="{"bad" if mark else "ok"}">{html.escape(line) or "&nbsp;"}{note}</div>')
 prompt = "".join(f'<p class="msg"><b>{html.escape(m["role"])}</b> : {html.escape(m["content"])}</p>'
                  for m in answer.messages)

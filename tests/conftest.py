@@ -21,6 +21,13 @@ TOOLS = {"chromium": ["/usr/bin/chromium", "chromium"], "actionlint": ["actionli
          "pandoc": ["pandoc"], "sbatch": ["sbatch"], "bwrap": ["bwrap"], "unshare": ["unshare"]}
 
 
+@pytest.fixture(autouse=True)
+def _browser_tests_need_chromium(request):
+    """A test marked `browser` needs Chromium: skipped without it, FAILED under CI=true."""
+    if request.node.get_closest_marker("browser"):
+        require_tool("chromium")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("browser") and not item.get_closest_marker("slow"):

@@ -405,7 +405,6 @@ SMALLEST_TEXT = """
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not Path(browser.CHROMIUM).exists(), reason=f"{browser.CHROMIUM} not found")
 def test_sinusoid_frames_draw_and_cannot_reach_the_page(tmp_path):
     out = run_figure("llm_sinusoid.py", tmp_path, llm_config(tmp_path))
     log: dict = {}

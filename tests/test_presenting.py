@@ -23,7 +23,6 @@ except ImportError:  # pragma: no cover - rootdir tests/ on sys.path
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(browser.CHROMIUM).exists(), reason=f"{browser.CHROMIUM} not found"),
 ]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "presenting"

@@ -301,10 +301,6 @@ def test_kill_9_during_rendering_leaves_no_renderer_behind(qdeck, tmp_path, pare
 @pytest.mark.browser
 @pytest.mark.parametrize("renderer", ["pandoc", "quarto"])
 def test_both_decks_in_chromium(qdeck, renderer, tmp_path):
-    if not Path(browser.CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{browser.CHROMIUM} is missing")
-        pytest.skip(f"{browser.CHROMIUM} not found")
     build(qdeck, renderer=renderer)
     with browser.serve(qdeck / "_site") as base:
         report = browser.inspect_deck(base + "/index.html", screenshot_dir=tmp_path / "shots")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import CHROMIUM, inspect_deck, serve
+from browser import inspect_deck, serve
 from builder.publish import published_path
 
 
@@ -98,7 +98,6 @@ def test_clean_unused_drops_entries_no_profile_uses(deck, run_ces):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_deck_in_chromium(deck, run_ces, tmp_path):
     run_ces(deck, "build", "--profile", "smoke")
     with serve(deck / "_site") as base:
@@ -301,10 +300,6 @@ def _slow_figures(site: Path):
 @pytest.mark.parametrize("renderer, mutate", [("pandoc", None), ("quarto", None), ("pandoc", _unsized)],
                          ids=["pandoc", "quarto (stand-in)", "broken: unsized figure"])
 def test_a_figure_slide_reached_directly_lies_inside_the_slide(deck, run_ces, renderer, mutate):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} not found")
     from browser import _page, _wait_ready
 
     big = SECOND_FIGURE.replace('width="30pt" height="15pt">', 'width="900pt" height="420pt"><circle r="80" cx="90" cy="90"/>')
