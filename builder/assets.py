@@ -10,6 +10,7 @@ a stamp file there makes a second install of the same version a no-op.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import shutil
 import tarfile
@@ -45,6 +46,20 @@ _STAMP = ".ces-reveal"
 
 def _wanted(name: str) -> bool:
     return any(name == w or (w.endswith("/") and name.startswith(w)) for w in _WANTED)
+
+
+@functools.lru_cache(maxsize=1)
+def reveal_themes() -> frozenset[str]:
+    """The themes the pinned Reveal.js ships (dist/theme/<name>.css in its tarball)."""
+    import tarfile
+
+    try:
+        with tarfile.open(TARBALL, "r:gz") as tar:
+            names = tar.getnames()
+    except (OSError, tarfile.TarError) as exc:
+        raise RenderError(f"cannot read {TARBALL}: {exc}", tip="reinstall ces") from None
+    return frozenset(n[len("package/dist/theme/"):-4] for n in names
+                     if n.startswith("package/dist/theme/") and n.endswith(".css") and n.count("/") == 3)
 
 
 def verify_tarball(path: Path = TARBALL) -> None:

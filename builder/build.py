@@ -12,9 +12,8 @@ import shutil
 import time
 from pathlib import Path
 
-from . import __version__, launch, publish, render, slides
+from . import launch, render, slides
 from .cache import Cache, Entry
-from .keys import digest_json, sha256_file
 from .errors import BuildError, ConfigError
 from .files import find_root  # noqa: F401 (cli: stage.find_root)
 from .slurm import clean_staging

@@ -26,7 +26,6 @@ from pathlib import Path
 
 from .files import write_json
 from .keys import FORMAT, Inputs, digest_json, entry_key, file_digest, make_key, sha256_file
-from .memo import code_digest  # noqa: F401 (re-exported: the normalisation keys use)
 
 MANIFEST = "manifest.json"
 

@@ -27,7 +27,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from collections.abc import Iterable

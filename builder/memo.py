@@ -13,8 +13,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import os
-import uuid
 from pathlib import Path
 
 from .files import atomic_write

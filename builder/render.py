@@ -19,7 +19,6 @@ directory's contents up. The renderer runs through builder.launch, with a time l
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -31,12 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from .assets import REMOTE_FONT_THEMES, REVEAL_VERSION, TARBALL
+from .assets import REMOTE_FONT_THEMES, REVEAL_VERSION, reveal_themes
 from .errors import ConfigError, RenderError
+from .files import PROJECT_FILE
 
 QUARTO_MIN = (1, 4, 0)
 PANDOC_MIN = (3, 1)
-CONFIG = "_quarto.yml"
+CONFIG = PROJECT_FILE
 SITE = "_site"
 SITE_MANIFEST = ".ces-site.json"      # in _site/: the render stamp and every file's size and hash
 SITE_EXTRAS = {"deck.pdf"}            # what may be added to _site/ after a render (ces pdf)
@@ -414,20 +414,6 @@ def pandoc_args(config: dict, lines: dict, source: Path, site: Path, figure_meta
             raise ConfigError(f"{where}: format option {key!r} is not supported by the pandoc renderer",
                               tip="remove it, or render with Quarto (--renderer quarto)")
     return args
-
-
-@functools.lru_cache(maxsize=1)
-def reveal_themes() -> frozenset[str]:
-    """The themes the pinned Reveal.js ships (dist/theme/<name>.css in its tarball)."""
-    import tarfile
-
-    try:
-        with tarfile.open(TARBALL, "r:gz") as tar:
-            names = tar.getnames()
-    except (OSError, tarfile.TarError) as exc:
-        raise RenderError(f"cannot read {TARBALL}: {exc}", tip="reinstall ces") from None
-    return frozenset(n[len("package/dist/theme/"):-4] for n in names
-                     if n.startswith("package/dist/theme/") and n.endswith(".css") and n.count("/") == 3)
 
 
 def check_pandoc(root: Path, config: dict, lines: dict, sources: list[Path]) -> None:

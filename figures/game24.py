@@ -32,7 +32,7 @@ from pathlib import Path
 
 from builder.script import setup
 from _game24 import check_trace, evaluate, solutions, solvable, trace_steps
-from _style import PALETTE, canvas, french_number
+from _style import PALETTE, canvas
 
 fig = setup(FIGURE)
 p = fig.params

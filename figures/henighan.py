@@ -38,7 +38,7 @@ import numpy as np
 from matplotlib.ticker import NullFormatter
 
 from builder.script import setup
-from _style import plt, PALETTE, canvas, french_number
+from _style import PALETTE, canvas, french_number
 
 fig = setup(FIGURE)
 p = fig.params

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from builder.script import setup
 from _params import count, load
-from _style import plt, PALETTE, canvas, french_number
+from _style import PALETTE, canvas, french_number
 
 fig = setup(FIGURE)
 p = fig.params

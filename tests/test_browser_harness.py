@@ -6,7 +6,6 @@ Debian's chromium; two broken decks show that the checks can fail.
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 import zlib

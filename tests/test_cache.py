@@ -1,15 +1,13 @@
 """Keys change when, and only when, an input changes."""
 
 import json
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from conftest import edit
 
-from builder.cache import Cache, code_digest
-from builder.keys import static_inputs
+from builder.cache import Cache
+from builder.memo import code_digest
 from builder.figures import discover
 from builder.runner import plan
 

@@ -10,7 +10,6 @@ untouched, and a deck overwritten by hand re-rendered by the next build.
 from __future__ import annotations
 
 import html as htmlmod
-import json
 import os
 import re
 import shutil
