@@ -41,9 +41,9 @@ FIGURE = {{
 
 from builder.script import setup
 
-fig = setup(FIGURE)
-up = [fig.upstream(n, n + ".json").read_text() for n in FIGURE["needs"]]
-fig.save_json("{name}.json", {{"k": fig.params["k"], "upstream": len(up)}})
+run = setup(FIGURE)
+up = [run.upstream(n, n + ".json").read_text() for n in FIGURE["needs"]]
+run.save_json("{name}.json", {{"k": run.params["k"], "upstream": len(up)}})
 '''
 
 

@@ -29,12 +29,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import config
 from .errors import ConfigError, ExitCode, LayoutProblems
 
 # The exit status of `ces check` (and `ces build`'s check) when it found problems.
 EXIT_LAYOUT_PROBLEMS = ExitCode.LAYOUT
 
-CONFIG_FILE = "ces.yml"
+CONFIG_FILE = config.FILE
 DEFAULTS = {
     "width": 1280,                 # the window the deck is checked in, px
     "height": 720,
@@ -50,20 +51,7 @@ _NUMBERS = ("width", "height", "text_min_px", "figure_text_min_px", "overflow_to
 def load_settings(root: Path | None) -> dict:
     """DEFAULTS, overridden by the `check:` section of ces.yml (if any). Bad values: ConfigError."""
     settings = dict(DEFAULTS)
-    path = root / CONFIG_FILE if root is not None else None
-    if path is None or not path.is_file():
-        return settings
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{CONFIG_FILE}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    section = data.get("check") if isinstance(data, dict) else None
-    if section is None:
-        return settings
-    if not isinstance(section, dict):
-        raise ConfigError(f"{CONFIG_FILE}: check: must be a mapping ({', '.join(DEFAULTS)})")
+    section = config.section(root, "check")
     for key, value in section.items():
         if key not in DEFAULTS:
             raise ConfigError(f"{CONFIG_FILE}: check.{key} is not a setting", tip=f"check: knows {', '.join(DEFAULTS)}")

@@ -29,27 +29,19 @@ from pathlib import Path
 
 from . import launch
 from .errors import ConfigError
-from .files import read_yaml
+from . import config as ces_yml
 from .harness import harness_command, harness_env
 from .profiles import PROFILES
 from .slurm import CLUSTERS, SlurmExecutor
 
 EXECUTORS = ("local", "slurm")
-CONFIG_FILE = "ces.yml"
+CONFIG_FILE = ces_yml.FILE
 
 
 # -- configuration ---------------------------------------------------------------------------
 def load_config(root: Path) -> dict:
     """ces.yml at the repository root (optional): `executor:` and `slurm:`."""
-    path = root / CONFIG_FILE
-    if not path.is_file():
-        return {}
-    data = read_yaml(path)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{CONFIG_FILE}: must be a mapping (executor:, slurm:)")
-    for key in data:
-        if key not in ("executor", "slurm", "check"):  # check: is builder.check's
-            raise ConfigError(f"{CONFIG_FILE}: unknown key {key!r}", tip="ces.yml knows executor:, slurm: and check:")
+    data = ces_yml.load(root)
     ex = data.get("executor", "local")
     choices = ex.values() if isinstance(ex, dict) else [ex]
     if isinstance(ex, dict) and any(p not in PROFILES for p in ex):

@@ -7,11 +7,11 @@ A figure script (see README, "Writing a figure") looks like:
               "seed": 0, "params": {"steps": 500}, "profiles": {"smoke": {"steps": 20}}}
 
     from builder.script import setup
-    fig = setup(FIGURE)
-    steps = fig.params["steps"]
+    run = setup(FIGURE)
+    steps = run.params["steps"]
     ...
-    fig.savefig(plot, "loss.svg")
-    fig.save_json("numbers.json", {...})
+    run.savefig(fig, "loss.svg")
+    run.save_json("numbers.json", {...})
 
 Under `ces build` the harness passes the run through the CES_RUN environment
 variable; run alone (`python figures/derivable.py --profile quick`) it writes

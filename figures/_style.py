@@ -2,7 +2,7 @@
 hall, a colour-blind safe palette (Okabe & Ito), French number formatting (decimal comma).
 
     from _style import plt, PALETTE, canvas, french_axes
-    plot, ax = canvas(580, 480)      # the figure's size on the 1280×720 slide, in CSS px
+    fig, ax = canvas(580, 480)      # the figure's size on the 1280×720 slide, in CSS px
 
 A figure is drawn at its display size: `canvas(w, h)` makes a w×h px figure (1 in = 96 px,
 the browser's CSS inch), the slide shows the SVG at that natural size (the ces filter gives

@@ -32,8 +32,8 @@ import numpy as np
 from builder.script import setup
 from _style import plt, canvas, french_axes
 
-fig = setup(FIGURE)
-p = fig.params
+run = setup(FIGURE)
+p = run.params
 
 FITS = {  # docs/sources.md A17 [V]
     "hoffmann": {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28,
@@ -87,7 +87,7 @@ kaplan_N = 1.3e9 * (C_grid / PF_DAY) ** 0.73
 
 # -- plot: one panel (a 45 % column), Hoffmann's fit; both fits stay in the JSON ---------------------
 SHOWN = [19, 21, 23, 25]          # log10 C   # every other budget: four curves stay apart at 16 pt
-plot, ax = canvas(530, 420)
+fig, ax = canvas(530, 420)
 shades = plt.cm.viridis(np.linspace(0, 0.72, len(SHOWN)))
 iso = {round(np.log10(c["C"])): c for c in results["hoffmann"]["iso_flop"]}
 for shade, C in zip(shades, SHOWN):
@@ -108,9 +108,9 @@ ax.xaxis.set_minor_formatter(plt.NullFormatter())
 ax.set_xlabel("paramètres N")
 ax.set_ylabel("perte L(N, D = C/6N)")
 french_axes(ax)
-fig.savefig(plot, "chinchilla.svg")
+run.savefig(fig, "chinchilla.svg")
 
-fig.save_json("chinchilla.json", {
+run.save_json("chinchilla.json", {
     "fits": results,
     "models": {m: {"N": N, "D": D, "C": 6 * N * D} for m, (N, D) in MODELS.items()},
     "kaplan": {"C": C_grid, "N_opt": kaplan_N,

@@ -30,8 +30,8 @@ import torch
 from builder.script import setup
 from _style import PALETTE, canvas, french_axes, french_number
 
-fig = setup(FIGURE)
-p = fig.params
+run = setup(FIGURE)
+p = run.params
 x = torch.tensor(3.0)
 
 
@@ -61,7 +61,7 @@ cs = torch.linspace(0, 6, 241)
 hard = torch.where(x > cs, 2 * x, 3 * x)
 smooth = f(x, cs)
 
-plot, ax = canvas(590, 400)
+fig, ax = canvas(590, 400)
 ax.plot(cs, hard, color=PALETTE[3], lw=3)
 ax.plot(cs, smooth, color=PALETTE[0], lw=3)
 ax.axhline(p["target"], color="grey", ls=":", lw=2)
@@ -77,9 +77,9 @@ ax.annotate(f"C = {french_number(history['C'][-1], 2)}\naprès {p['steps']} pas"
             xytext=(3.7, 7.75), va="top", color=PALETTE[1], arrowprops=dict(arrowstyle="-", color=PALETTE[1]))
 ax.set(xlabel="seuil C", ylabel="f(3)", xlim=(0, 6), ylim=(5.6, 9.7))
 french_axes(ax)
-fig.savefig(plot, "derivable.svg")
+run.savefig(fig, "derivable.svg")
 
-fig.save_json("derivable.json", {
+run.save_json("derivable.json", {
     "params": dict(p),
     "C_final": history["C"][-1],
     "C_exact": C_exact,

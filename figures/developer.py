@@ -25,7 +25,7 @@ FIGURE = {
 from builder.script import setup
 from _style import PALETTE, canvas, french_axes, french_number
 
-fig = setup(FIGURE)
+run = setup(FIGURE)
 MINUTES = {"sans Copilot\n(groupe témoin)": 160.89, "avec Copilot": 71.17}   # [S] secondary page
 PAPER_SPEEDUP = 55.8                                                           # % faster [V]
 
@@ -33,7 +33,7 @@ without, with_ = MINUTES.values()
 speedup = 100 * (without - with_) / without                 # time saved, as the paper counts it
 assert round(speedup, 1) == PAPER_SPEEDUP, speedup          # the [S] means must agree with the [V] 55.8 %
 
-plot, ax = canvas(1000, 470)
+fig, ax = canvas(1000, 470)
 bars = ax.barh(list(MINUTES), list(MINUTES.values()), color=[PALETTE[1], PALETTE[0]], height=0.6)
 for bar, minutes in zip(bars, MINUTES.values()):
     ax.text(bar.get_width() + 2, bar.get_y() + bar.get_height() / 2, f"{french_number(minutes, 2)} min",
@@ -50,9 +50,9 @@ ax.set_title("Écrire un serveur HTTP en JavaScript (Peng et al., 2023)", fontsi
 ax.text(1.0, -0.24, "55,8\u202f% : article (arXiv 2302.06590) ; durées moyennes : source secondaire",
         transform=ax.transAxes, ha="right", va="top", fontsize=14, style="italic", color="0.3")
 french_axes(ax, y=False)   # the y axis holds the two groups
-fig.savefig(plot, "developer.svg")
+run.savefig(fig, "developer.svg")
 
-fig.save_json("developer.json", {
+run.save_json("developer.json", {
     "minutes": {"with_copilot": with_, "without_copilot": without, "status": "S: secondary page"},
     "speedup_percent": speedup,
     "paper_speedup_percent": PAPER_SPEEDUP,

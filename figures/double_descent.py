@@ -48,8 +48,8 @@ import numpy as np
 from builder.script import setup
 from _style import PALETTE, canvas
 
-fig = setup(FIGURE)
-hp = fig.params
+run = setup(FIGURE)
+hp = run.params
 d, n = hp["d"], hp["n"]
 Ns = np.unique(np.geomspace(hp["N_min"], hp["N_max"], hp["n_N"]).astype(int))
 
@@ -68,7 +68,7 @@ test_mse = np.zeros((hp["seeds"], len(Ns)))
 train_mse = np.zeros_like(test_mse)
 weight_norm = np.zeros_like(test_mse)
 for s in range(hp["seeds"]):
-    rng = np.random.default_rng(fig.seed + s)
+    rng = np.random.default_rng(run.seed + s)
     X, y, X_test, y_test = make_data(rng)
     V = rng.standard_normal((d, Ns.max())) / np.sqrt(d)          # nested features: N uses the first N
     Phi, Phi_test = np.maximum(X @ V, 0), np.maximum(X_test @ V, 0)
@@ -93,13 +93,13 @@ if hp["nn_widths"]:
 
     from _gpt import prepare
 
-    device = fig.device()
+    device = run.device()
     prepare(device)
-    torch.manual_seed(fig.seed)
+    torch.manual_seed(run.seed)
     widths = hp["nn_widths"]
     H, S = max(widths), hp["nn_seeds"]
     M = len(widths) * S                                          # every (width, seed) net at once
-    data = [make_data(np.random.default_rng(fig.seed + s)) for s in range(S)]   # the RF data
+    data = [make_data(np.random.default_rng(run.seed + s)) for s in range(S)]   # the RF data
     stacked = lambda i: torch.tensor(np.stack([data[s][i] for s in range(S)] * len(widths)),
                                      dtype=torch.float32, device=device)
     X, y, Xt, yt = stacked(0), stacked(1), stacked(2), stacked(3)
@@ -126,7 +126,7 @@ if hp["nn_widths"]:
           "test_median": np.median(te, 1), "peak_params": int(params[np.argmax(np.median(te, 1))])}
 
 # -- figure: drawn at its size on the slide (560 × 440 px) ----------------------------------------
-plot, ax = canvas(560, 440)
+fig, ax = canvas(560, 440)
 ax.fill_between(Ns, q25, q75, color=PALETTE[0], alpha=0.2, lw=0)
 ax.loglog(Ns, median, color=PALETTE[0], label="erreur de test")
 ax.loglog(Ns, np.maximum(np.median(train_mse, 0), 1e-6), color=PALETTE[1], ls="--",
@@ -140,9 +140,9 @@ ax.annotate(f"N = n = {n}\n(seuil\nd'interpolation)", (n, 2.5 * median.max()), x
 ax.set(xlabel="paramètres ajustés N", ylabel="erreur quadratique",
        ylim=(1e-3, 3 * median.max()), title="Caractéristiques aléatoires")
 ax.legend(loc="lower right", fontsize=14, frameon=False)
-fig.savefig(plot, "double-descent.svg")
+run.savefig(fig, "double-descent.svg")
 
-fig.save_json("double-descent.json", {
+run.save_json("double-descent.json", {
     "params": dict(hp),
     "N": Ns,
     "test_mse": {"median": median, "q25": q25, "q75": q75, "per_seed": test_mse},

@@ -32,8 +32,8 @@ import yaml
 from builder.script import setup
 from _style import plt, PALETTE, canvas
 
-fig = setup(FIGURE)
-p = fig.params
+run = setup(FIGURE)
+p = run.params
 data = yaml.safe_load((Path(__file__).parent / "data" / "ecosystem.yaml").read_text(encoding="utf-8"))
 KINDS = {"dataset": ("jeu de données", PALETTE[1], "square,pad=0.4"),
          "model": ("modèle", PALETTE[0], "round,pad=0.4"),
@@ -53,7 +53,7 @@ for e in data["edges"]:
 # order; two barycentre sweeps (each node moves to the mean rank of its neighbours in the
 # previous column) then remove most crossings. A plain spring layout piles the components up.
 layers = [sorted(layer) for layer in nx.topological_generations(G)]
-spring = nx.spring_layout(G, seed=fig.seed, iterations=p["layout_iterations"])
+spring = nx.spring_layout(G, seed=run.seed, iterations=p["layout_iterations"])
 layers[0].sort(key=lambda n: spring[n][1])
 for sweep in range(2):
     for g in list(range(1, len(layers))) + list(range(len(layers) - 2, -1, -1)):
@@ -64,7 +64,7 @@ pos = {n: (float(g), -(i - (len(layer) - 1) / 2)) for g, layer in enumerate(laye
        for i, n in enumerate(layer)}
 
 # -- plot: nodes are labelled boxes (shape by kind), edges go from box edge to box edge -----
-plot, ax = canvas(1200, 500)
+fig, ax = canvas(1200, 500)
 boxes = {}
 for n, d in G.nodes(data=True):
     label, colour, style = KINDS[d["kind"]]
@@ -83,9 +83,9 @@ ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5
 ax.set_xlim(-0.45, len(layers) - 0.55)
 ax.set_ylim(-max(map(len, layers)) / 2 - 0.1, max(map(len, layers)) / 2 + 0.1)
 ax.axis("off")
-fig.savefig(plot, "ecosystem.svg")
+run.savefig(fig, "ecosystem.svg")
 
-fig.save_json("ecosystem.json", {
+run.save_json("ecosystem.json", {
     "nodes": [{**d, "x": float(pos[n][0]), "y": float(pos[n][1])} for n, d in G.nodes(data=True)],
     "edges": data["edges"],
     "unverified_edges": sum(e["status"] != "V" for e in data["edges"]),

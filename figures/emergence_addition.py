@@ -55,9 +55,9 @@ from builder.script import setup
 from _style import plt, PALETTE, canvas, french_axes, french_number
 from _gpt import GPT, GPTConfig, adamw, cosine_lr, prepare, autocast, sabotage, frozen_lr
 
-fig = setup(FIGURE)
-hp = fig.params
-device = fig.device()
+run = setup(FIGURE)
+hp = run.params
+device = run.device()
 prepare(device)
 broken = sabotage()                               # tests only: a run that cannot learn
 k = hp["digits"]
@@ -80,7 +80,7 @@ def examples(n, g):
     return torch.cat([columns, torch.full((n, 1), EQ), digits_lsb(a + b, K)], 1).to(device)
 
 
-test = examples(hp["n_test"], torch.Generator().manual_seed(10_000 + fig.seed))
+test = examples(hp["n_test"], torch.Generator().manual_seed(10_000 + run.seed))
 
 
 @torch.no_grad()
@@ -118,7 +118,7 @@ def train(width, seed):
 results = []
 for width in hp["widths"]:
     runs = []
-    for seed in range(fig.seed, fig.seed + hp["seeds"]):
+    for seed in range(run.seed, run.seed + hp["seeds"]):
         model = train(width, seed)
         per_digit, exact, per_position = evaluate(model)
         runs.append({"seed": seed, "per_digit_acc": per_digit, "exact_match": exact,
@@ -146,7 +146,7 @@ contrast = {"smaller_half_widths": [r["width"] for r in half],
 
 # -- figure: the same models, two metrics, drawn at 600 × 460 px; bands span the seeds ------------
 N = [r["N"] for r in results]
-plot, ax = canvas(600, 460)
+fig, ax = canvas(600, 460)
 for key, band, marker, color, label in (
         ("per_digit_acc", "per_digit_range", "o-", PALETTE[0], "chiffres exacts (p)"),
         ("exact_match", "exact_match_range", "s-", PALETTE[3], "réponse entièrement exacte")):
@@ -163,9 +163,9 @@ ticks = [t for t in (100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 10
 ax.set_xticks(ticks, [french_number(t) for t in ticks])          # log axis: French numbers by hand
 ax.xaxis.set_minor_formatter(plt.NullFormatter())
 french_axes(ax)
-fig.savefig(plot, "emergence-addition.svg")
+run.savefig(fig, "emergence-addition.svg")
 
-fig.save_json("emergence-addition.json", {
+run.save_json("emergence-addition.json", {
     "params": dict(hp),
     "device": device,
     "sabotage": broken,                  # None: a real run (tests break runs on purpose)

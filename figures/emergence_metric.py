@@ -28,8 +28,8 @@ import numpy as np
 from builder.script import setup
 from _style import plt, PALETTE, canvas, french_axes, french_number
 
-fig = setup(FIGURE)
-p = fig.params
+run = setup(FIGURE)
+p = run.params
 
 N = np.logspace(np.log10(p["N_min"]), np.log10(p["N_max"]), p["points"])
 c = p["N_min"] ** p["alpha"]                 # p(N_min) = 0: the smallest model gets nothing right
@@ -46,7 +46,7 @@ N_token_half = crossing(token, 0.5)
 exact_at_token_half = float(np.interp(N_token_half, N, exact))     # = 0.5^k
 N_first = {name: crossing(y, 0.1) for name, y in (("token", token), ("exact", exact))}
 
-plot, ax = canvas(530, 440)
+fig, ax = canvas(530, 440)
 ax.semilogx(N, 100 * token, color=PALETTE[0], lw=3)
 ax.semilogx(N, 100 * exact, color=PALETTE[3], lw=3)
 ax.text(1e8, 92, "par jeton", color=PALETTE[0], ha="right", va="bottom", fontsize=16)
@@ -62,9 +62,9 @@ ax.set_xlabel("taille du modèle N (paramètres)")
 ax.set_ylabel("précision (%)")
 ax.set_ylim(0, 100)
 french_axes(ax)
-fig.savefig(plot, "emergence-metric.svg")
+run.savefig(fig, "emergence-metric.svg")
 
-fig.save_json("emergence-metric.json", {
+run.save_json("emergence-metric.json", {
     "params": dict(p), "c": c,
     "N": N, "token_accuracy": token, "exact_match": exact,
     "N_half": {"token": N_token_half, "exact": crossing(exact, 0.5)},

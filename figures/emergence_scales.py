@@ -35,7 +35,7 @@ import numpy as np
 from builder.script import setup
 from _style import plt, PALETTE, canvas
 
-fig = setup(FIGURE)
+run = setup(FIGURE)
 with open(Path(__file__).parent / "data" / "wei2022_table1.csv", encoding="utf-8", newline="") as f:
     rows = list(csv.DictReader(f))
 for r in rows:
@@ -67,7 +67,7 @@ stack = {}
 for r in sorted(rows, key=lambda r: (r["bin"], r["category"] != "few-shot", r["flops"])):
     r["stack"] = stack.get(r["bin"], 0)
     stack[r["bin"]] = r["stack"] + 1
-plot, ax = canvas(590, 470)
+fig, ax = canvas(590, 470)
 for r in rows:
     label, colour, marker = CATEGORIES[r["category"]]
     ax.plot(10 ** (r["bin"] + BIN / 2), r["stack"], marker, color=colour, ms=13)
@@ -90,10 +90,10 @@ ax.set_yticks([])
 ax.spines["left"].set_visible(False)
 ax.set_xlabel("calcul d’entraînement à l’émergence (FLOP)")
 ax.legend(loc="upper left", fontsize=15, frameon=False, handletextpad=0.2, borderaxespad=0)
-fig.savefig(plot, "emergence-scales.svg")
+run.savefig(fig, "emergence-scales.svg")
 
 log_flops = np.log10([r["flops"] for r in rows])
-fig.save_json("emergence-scales.json", {
+run.save_json("emergence-scales.json", {
     "rows": rows,
     "median_flops": float(10 ** np.median(log_flops)),
     "share_between_1e22_and_1e24": float(np.mean((log_flops >= 22) & (log_flops <= 24))),

@@ -32,7 +32,7 @@ from pathlib import Path
 from builder.script import setup
 from _style import plt, PALETTE, canvas, french_axes
 
-fig = setup(FIGURE)
+run = setup(FIGURE)
 data = json.loads((Path(__file__).parent / "data" / "gpt4_exams.json").read_text(encoding="utf-8"))
 MODELS = {"gpt35": ("GPT-3.5", PALETTE[1]), "gpt4": ("GPT-4", PALETTE[0])}
 
@@ -58,7 +58,7 @@ for r in data["rows"]:
 # GPT-4 best first; an exam below the 5th percentile goes last
 rows.sort(key=lambda r: -(r["gpt4"]["low"] if r["gpt4"]["low"] is not None else -1))
 
-plot, ax = canvas(1200, 480)
+fig, ax = canvas(1200, 480)
 for y, r in enumerate(rows):
     xs = {k: (r[k]["low"] if r[k]["low"] is not None else 0) for k in MODELS}
     ax.plot([xs["gpt35"], xs["gpt4"]], [y, y], color="0.75", lw=3, zorder=1)
@@ -81,9 +81,9 @@ ax.set_xlabel("rang centile parmi les candidats (borne basse de l’intervalle p
 ax.grid(axis="x", color="0.9")
 ax.set_axisbelow(True)
 french_axes(ax, y=False)
-fig.savefig(plot, "exams.svg")
+run.savefig(fig, "exams.svg")
 
-fig.save_json("exams.json", {
+run.save_json("exams.json", {
     "rows": rows,
     "drawn": "lower end of each percentile range, as in the report's Figure 4",
     "source": data["source"],

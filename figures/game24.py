@@ -34,8 +34,8 @@ from builder.script import setup
 from _game24 import check_trace, evaluate, solutions, solvable, trace_steps
 from _style import PALETTE, canvas
 
-fig = setup(FIGURE)
-p = fig.params
+run = setup(FIGURE)
+p = run.params
 trace = (Path(__file__).parent / "data" / "aot_trace.txt").read_text(encoding="utf-8")
 RED, GREEN, GREY = PALETTE[3], PALETTE[2], "0.45"
 
@@ -74,7 +74,7 @@ levels = [  # (path node, the trace's steps at that level)
     (f"{pretty(path_second['operation'])} → {path_second['claimed']}", second, "deuxièmes étapes"),
     (f"{pretty(back[2]['operation'])} = {back[2]['claimed']} ✓", third, "troisièmes étapes"),
 ]
-plot, ax = canvas(590, 470)
+fig, ax = canvas(590, 470)
 ax.set_xlim(0, 1)
 ax.set_ylim(0, 1)
 ax.axis("off")
@@ -106,9 +106,9 @@ ax.text(0.0, 0.13, f"Réponse {pretty(ANSWER)} = {evaluate(ANSWER)} : {'juste �
         fontsize=15, color=GREEN if ok_answer else RED, va="center")
 ax.text(0.0, 0.04, f"mais {len(errors)} calculs faux en chemin (voir l’erratum)", fontsize=15, color=RED,
         va="center")
-fig.savefig(plot, "game24-tree.svg")
+run.savefig(fig, "game24-tree.svg")
 
-fig.save_json("game24.json", {
+run.save_json("game24.json", {
     "tree": collapsed,
     "answer": {"expression": ANSWER, "value": str(evaluate(ANSWER)), "correct": ok_answer},
     "deal": deal,

@@ -61,9 +61,9 @@ from builder.script import setup
 from _style import PALETTE, canvas, french_axes
 from _gpt import GPT, GPTConfig, prepare, maybe_compile, sabotage, frozen_lr
 
-fig = setup(FIGURE)
-hp = fig.params
-device = fig.device()
+run = setup(FIGURE)
+hp = run.params
+device = run.device()
 prepare(device)
 broken = sabotage()                               # tests only: a run that cannot learn
 P = hp["p"]
@@ -193,7 +193,7 @@ key_freqs = freqs[key].tolist()
 key_share = {name: float(s[key].sum()) for name, s in spectra.items()}
 
 # -- figure 1: accuracy against step ---------------------------------------------------------------
-plot, ax = canvas(580, 400)
+fig, ax = canvas(580, 400)
 ax.semilogx(log["step"], log["train_acc"], color=PALETTE[0], label="apprentissage")
 ax.semilogx(log["step"], log["test_acc"], color=PALETTE[3], label="test (paires jamais vues)")
 ax.axhline(1 / P, color="grey", ls=":", lw=1.5)
@@ -205,9 +205,9 @@ if grokked:
     ax.annotate("généralisation", (grokked, 0.5), rotation=90, ha="right", va="center", fontsize=14)
 ax.set(xlabel="pas d'apprentissage", ylabel="exactitude", ylim=(-0.03, 1.03))
 # (a + b) mod p and the share of pairs are in the caption; the legend sits above the axes.
-plot.legend(loc="outside upper center", ncol=2, fontsize=14, frameon=False, handlelength=1.2)
+fig.legend(loc="outside upper center", ncol=2, fontsize=14, frameon=False, handlelength=1.2)
 french_axes(ax)
-fig.savefig(plot, "grokking.svg")
+run.savefig(fig, "grokking.svg")
 
 # -- figure 2: the embeddings, after memorisation and after grokking -----------------------------
 k_star = int(freqs[ranked[0]])
@@ -234,9 +234,9 @@ top = max(spectra["memorised"].max(), spectra["final"].max())
 axes[2].set(xlabel="fréquence k", ylabel="variance", ylim=(0, 1.5 * top))
 axes[2].legend(loc="upper center", ncol=2, fontsize=14, frameon=False, borderaxespad=0.1)
 french_axes(axes[2])
-fig.savefig(plot2, "grokking-embeddings.svg")
+run.savefig(plot2, "grokking-embeddings.svg")
 
-fig.save_json("grokking.json", {
+run.save_json("grokking.json", {
     "params": dict(hp),
     "device": device,
     "sabotage": broken,                  # None: a real run (tests break runs on purpose)

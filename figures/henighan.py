@@ -40,8 +40,8 @@ from matplotlib.ticker import NullFormatter
 from builder.script import setup
 from _style import PALETTE, canvas, french_number
 
-fig = setup(FIGURE)
-p = fig.params
+run = setup(FIGURE)
+p = run.params
 with open(Path(__file__).parent / "data" / "henighan2020_table1.json", encoding="utf-8") as f:
     table = json.load(f)
 rows = {r["domain"]: r for r in table["rows"]}
@@ -79,7 +79,7 @@ def spread(values, gap):
 
 
 # -- plot ----------------------------------------------------------------------------------------
-plot, (left, right) = canvas(1200, 440, 1, 2, width_ratios=(1.55, 1))
+fig, (left, right) = canvas(1200, 440, 1, 2, width_ratios=(1.55, 1))
 ends = []
 for domain, colour in SHOWN:
     c = curves[domain]
@@ -113,9 +113,9 @@ for ax in (left, right):
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.grid(True, which="major", alpha=0.3)
-fig.savefig(plot, "henighan.svg")
+run.savefig(fig, "henighan.svg")
 
-fig.save_json("henighan.json", {
+run.save_json("henighan.json", {
     "curves": curves,
     "shown": [d for d, _ in SHOWN],
     "table": table["rows"],

@@ -39,8 +39,8 @@ from scipy.optimize import curve_fit
 from builder.script import setup
 from _style import plt, PALETTE, canvas, french_number
 
-fig = setup(FIGURE)
-p = fig.params
+run = setup(FIGURE)
+p = run.params
 
 
 def minus(text):
@@ -78,7 +78,7 @@ m_small = float(np.interp(-0.9 * logV, -excess, m))
 m_floor = float(np.interp(-0.1 * p["E"], -excess, m))
 
 # -- plot ----------------------------------------------------------------------------------------
-plot, ax = canvas(1100, 490)
+fig, ax = canvas(1100, 490)
 for x0, x1, colour in ((m[0], m_small, PALETTE[5]), (m_floor, m[-1], PALETTE[6])):
     ax.axvspan(x0, x1, color=colour, alpha=0.15, lw=0)
 ax.loglog(m, loss, color=PALETTE[0], lw=3, label="perte exacte du langage synthétique")
@@ -102,9 +102,9 @@ ax.xaxis.set_minor_formatter(plt.NullFormatter())
 ax.set_xlabel("taille des données m (exemples)")
 ax.set_ylabel("perte (nats/jeton)")
 ax.legend(loc="lower left", fontsize=15)
-fig.savefig(plot, "hestness.svg")
+run.savefig(fig, "hestness.svg")
 
-fig.save_json("hestness.json", {
+run.save_json("hestness.json", {
     "params": dict(p),
     "m": m, "loss": loss, "excess": excess,
     "fit": {"alpha": alpha, "beta": beta, "gamma": gamma, "stderr": np.sqrt(np.diag(cov)),

@@ -36,7 +36,7 @@ from builder.script import setup
 from _params import count, load
 from _style import plt, PALETTE, canvas, french_number
 
-fig = setup(FIGURE)
+run = setup(FIGURE)
 hub = json.loads((Path(__file__).parent / "data" / "hub_models.json").read_text(encoding="utf-8"))
 arch = {a["name"]: a for a in load()["models"]}
 KINDS = {"osi": ("licence open source (OSI)", PALETTE[2]),
@@ -49,7 +49,7 @@ for m in hub["models"]:
     rows.append({**m, "params": count(arch[m["name"]])["total"], "published": arch[m["name"]]["published"]})
 
 # -- plot: one bar per repository, log size; licence written at the bar's end --------------------
-plot, ax = canvas(1200, 500)
+fig, ax = canvas(1200, 500)
 y = np.arange(len(rows))[::-1]
 for yi, r in zip(y, rows):
     label, colour = KINDS[r["kind"]]
@@ -65,6 +65,6 @@ ax.set_xlabel("paramètres (recomptés depuis l’architecture publiée)")
 ax.tick_params(axis="y", length=0)
 ax.legend(handles=[Patch(color=colour, label=label) for label, colour in KINDS.values()],
           loc="lower right", fontsize=15, frameon=False)
-fig.savefig(plot, "hub-models.svg")
+run.savefig(fig, "hub-models.svg")
 
-fig.save_json("hub-models.json", {"models": rows, "note": hub["_doc"]})
+run.save_json("hub-models.json", {"models": rows, "note": hub["_doc"]})

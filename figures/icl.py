@@ -51,9 +51,9 @@ from builder.script import setup
 from _style import plt, canvas, french_axes, french_number
 from _gpt import GPT, GPTConfig, adamw, cosine_lr, prepare, autocast, maybe_compile, sabotage, frozen_lr
 
-fig = setup(FIGURE)
-hp = fig.params
-device = fig.device()
+run = setup(FIGURE)
+hp = run.params
+device = run.device()
 prepare(device)
 broken = sabotage()                               # tests only: a run that cannot learn
 
@@ -101,7 +101,7 @@ opt = adamw(model, LR, weight_decay=0.1)
 forward = maybe_compile(model, device, hp["compile"])
 
 # A fixed evaluation set: the k-th pair of an episode is a query with k examples before it.
-eval_x, eval_y, eval_spans = batch(np.random.default_rng(10_000 + fig.seed), hp["n_eval"])
+eval_x, eval_y, eval_spans = batch(np.random.default_rng(10_000 + run.seed), hp["n_eval"])
 
 
 @torch.no_grad()
@@ -135,7 +135,7 @@ def complete(prompt, max_len=12):
 
 
 # -- training -------------------------------------------------------------------------------------
-rng = np.random.default_rng(fig.seed)
+rng = np.random.default_rng(run.seed)
 checkpoints = np.geomspace(hp["steps"] / 8, hp["steps"], hp["checkpoints"]).astype(int).tolist()
 curves, losses = {}, []
 for step in range(1, hp["steps"] + 1):
@@ -164,7 +164,7 @@ slide_answer = complete(slide_prompt)
 
 # -- figure: drawn at its size on the slide (560 × 440 px) ----------------------------------------
 shots = np.arange(hp["pairs"])
-plot, ax = canvas(560, 440)
+fig, ax = canvas(560, 440)
 steps_sorted = sorted(curves)
 for i, s in enumerate(steps_sorted):
     last = s == hp["steps"]
@@ -178,9 +178,9 @@ ax.text(0.98, 0.62, f"« manger → mangera,\n parler → parlera,\n voter → {
         bbox={"boxstyle": "round", "fc": "white", "ec": "grey"})
 ax.legend(loc="lower right", bbox_to_anchor=(1, 0.02), fontsize=14, frameon=False)
 french_axes(ax)
-fig.savefig(plot, "icl.svg")
+run.savefig(fig, "icl.svg")
 
-fig.save_json("icl.json", {
+run.save_json("icl.json", {
     "params": dict(hp),
     "device": device,
     "sabotage": broken,                    # None: a real run (tests break runs on purpose)

@@ -35,8 +35,8 @@ from matplotlib.ticker import NullFormatter
 from builder.script import setup
 from _style import PALETTE, canvas, french_number
 
-fig = setup(FIGURE)
-p = fig.params
+run = setup(FIGURE)
+p = run.params
 
 # -- the published laws (docs/sources.md A15, all [V]) and the ranges they were fitted on ---------
 LAWS = [
@@ -55,7 +55,7 @@ for key, _, const, alpha, (lo, hi), status, _ in LAWS:
                    "loss_factor_per_10x": 10 ** -alpha}   # docs/sources.md: 0.891, 0.804, 0.839
 
 # -- plot -------------------------------------------------------------------------------------
-plot, axes = canvas(1200, 470, 1, 3, sharey=True)
+fig, axes = canvas(1200, 470, 1, 3, sharey=True)
 for ax, (key, xlabel, const, alpha, (lo, hi), _, colour) in zip(axes, LAWS):
     c = curves[key]
     ax.loglog(c["x"], c["loss"], color=colour, lw=3)
@@ -72,9 +72,9 @@ ticks = [2, 3, 4, 5, 6, 7]
 axes[0].set_yticks(ticks, [str(t) for t in ticks])
 axes[0].yaxis.set_minor_formatter(NullFormatter())
 axes[0].set_ylabel("perte de test (nats/jeton)")
-fig.savefig(plot, "kaplan.svg")
+run.savefig(fig, "kaplan.svg")
 
-fig.save_json("kaplan.json", {
+run.save_json("kaplan.json", {
     "laws": curves,
     "source": "Kaplan et al. 2020, arXiv 2001.08361, eq. 1.1-1.3 (docs/sources.md A15) [V]",
     "note": "published fits only, no data; L(C_min) uses eq. 1.3's 3.1e8 PF-days, Fig. 1's label "

@@ -31,7 +31,7 @@ from builder.llm import ask
 from builder.script import setup
 from _game24 import check_trace, evaluate, solutions, trace_steps
 
-fig = setup(FIGURE)
+run = setup(FIGURE)
 
 
 def jsonable(obj):
@@ -43,7 +43,7 @@ def jsonable(obj):
     return str(obj) if isinstance(obj, Fraction) else obj
 
 
-p = fig.params
+p = run.params
 numbers, target = list(p["numbers"]), p["target"]
 
 answer = ask("aot")
@@ -73,7 +73,7 @@ for step in steps + errors:   # line numbers in the answer, not in the checked t
     step["line"] -= 1
 all_solutions = solutions(numbers, no_negative=True, no_fraction=True)
 
-fig.save_json("aot.json", {
+run.save_json("aot.json", {
     "numbers": numbers,
     "target": target,
     "prompt": [dict(m) for m in answer.messages],
@@ -97,7 +97,7 @@ for number, line in enumerate(text.splitlines(), start=1):
     rows.append(f'<div class="{"bad" if mark else "ok"}">{html.escape(line) or "&nbsp;"}{note}</div>')
 prompt = "".join(f'<p class="msg"><b>{html.escape(m["role"])}</b> : {html.escape(m["content"])}</p>'
                  for m in answer.messages)
-fig.out("aot-trace.html").write_text(f"""<!doctype html>
+run.out("aot-trace.html").write_text(f"""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Algorithm of Thoughts : la trace complète</title>
 <style>body{{font:20px/1.35 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}}
 .trace{{font:20px/1.35 ui-monospace,monospace}} .bad{{background:#fbe3d6;border-left:4px solid #d55e00;padding-left:6px}}

@@ -25,8 +25,8 @@ import re
 from builder.llm import ask
 from builder.script import setup
 
-fig = setup(FIGURE)
-p = fig.params
+run = setup(FIGURE)
+p = run.params
 
 answer = ask("icl")
 prompt = "\n".join(m["content"] for m in answer.messages) if answer.messages else None
@@ -40,7 +40,7 @@ if first_line:
     m = re.search(r"[^\W\d_][\w'’-]*", first_line)
     first_word = m.group(0) if m else None
 
-fig.save_json("icl-answer.json", {
+run.save_json("icl-answer.json", {
     "prompt": prompt,
     "answer": answer.provenance(),
     "completion": completion,

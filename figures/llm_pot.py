@@ -41,8 +41,8 @@ from builder.script import setup
 from _llm import extract_code
 from _style import canvas, french_number
 
-fig = setup(FIGURE)
-p = fig.params
+run = setup(FIGURE)
+p = run.params
 
 
 def clock(hours: Fraction | float) -> str:
@@ -72,11 +72,11 @@ if re.search(r"\bSymbol\s*\(", program) and not re.search(r"^\s*(from\s+sympy\s+
 result = {"ran": False}
 if program:
     try:
-        run = run_python((prelude + "\n" if prelude else "") + program, timeout=p["timeout_s"],
+        execution = run_python((prelude + "\n" if prelude else "") + program, timeout=p["timeout_s"],
                          memory_mb=p["memory_mb"], preload=("sympy",), value="ans")
     except SandboxError as exc:   # no sandbox here, and no opt-in: say so in one line
         raise SystemExit(f"llm-pot: {exc.format_message()}") from None
-    result = {"ran": True, "exit": run.reason, "sandbox": run.isolation, **(run.value or {"error": "no value"})}
+    result = {"ran": True, "exit": execution.reason, "sandbox": execution.isolation, **(execution.value or {"error": "no value"})}
 
 value = result.get("float")
 verdict = reading = None
@@ -96,7 +96,7 @@ if value is not None and abs(value - float(naive)) < 1e-9:
     explanation = ("D / (v1 + v2) : le temps de rencontre si les deux trains partaient en même temps ; "
                    "le programme oublie que le train 1 roule seul de 6 h à 7 h 30.")
 
-fig.save_json("pot.json", {
+run.save_json("pot.json", {
     "question": question,
     "answer": answer.provenance(),
     "program": program,
@@ -132,9 +132,9 @@ lines = [("Exécuté dans un bac à sable\u202f:", "0.25", "normal"),
           "#1A7F37", "bold")]
 if explanation:
     lines.append(("Le programme oublie l’avance d’1 h 30 du train 1.", "0.25", "normal"))
-plot, ax = canvas(600, 170)
+fig, ax = canvas(600, 170)
 ax.set_axis_off()
 for i, (text, color, weight) in enumerate(lines):
     ax.text(0.0, 1 - (i + 0.5) / len(lines), text, transform=ax.transAxes, va="center", ha="left",
             fontsize=15, color=color, fontweight=weight)
-fig.savefig(plot, "pot.svg")
+run.savefig(fig, "pot.svg")

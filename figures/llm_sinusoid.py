@@ -35,8 +35,8 @@ from _llm import extract_code, scripts_in_html
 from _sinusoid import CANVAS_H, CANVAS_W, PROBE_JS, measure, parse_records, sinusoid_page
 from _style import french_number
 
-fig = setup(FIGURE)
-p = fig.params
+run = setup(FIGURE)
+p = run.params
 
 # Written by hand for the slides (not by a model): one path, centred, 2 periods, inside the canvas.
 FIXED_JS = """\
@@ -108,9 +108,9 @@ if claims_scroll and not handles_scroll:
 
 page = sinusoid_page(question=question, label=answer.label, code=code, prose=prose,
                      fixed_code=FIXED_JS, findings=findings)
-fig.out("sinusoid.html").write_text(page, encoding="utf-8")
+run.out("sinusoid.html").write_text(page, encoding="utf-8")
 
-fig.save_json("sinusoid.json", {
+run.save_json("sinusoid.json", {
     "question": question,
     "answer": answer.provenance(),
     "answer_text": answer.text,

@@ -32,8 +32,8 @@ from builder.script import setup
 from _params import count, load
 from _style import PALETTE, canvas, french_number
 
-fig = setup(FIGURE)
-p = fig.params
+run = setup(FIGURE)
+p = run.params
 card = json.loads((Path(__file__).parent / "data" / "model_card.json").read_text(encoding="utf-8"))
 assert card["model"] == p["model"], f"figures/data/model_card.json describes {card['model']}, not {p['model']}"
 arch = next(a for a in load()["models"] if a["name"] == p["model"])
@@ -58,7 +58,7 @@ ROWS = [
 ]
 
 # -- plot: the card on the left, where the parameters sit on the right ---------------------------
-plot, (text_ax, bar_ax) = canvas(1200, 520, 1, 2, width_ratios=(2.1, 1))
+fig, (text_ax, bar_ax) = canvas(1200, 520, 1, 2, width_ratios=(2.1, 1))
 text_ax.axis("off")
 text_ax.text(0, 1, p["model"], fontsize=30, fontweight="bold", va="top", transform=text_ax.transAxes)
 text_ax.text(0, 0.86, card["maker"], fontsize=17, color="0.35", va="top", transform=text_ax.transAxes)
@@ -82,9 +82,9 @@ for label, key, colour in SHARES:
 bar_ax.set_xlim(-0.4, 1.6)
 bar_ax.set_ylim(0, 110)
 bar_ax.axis("off")
-fig.savefig(plot, "model-card.svg")
+run.savefig(fig, "model-card.svg")
 
-fig.save_json("model-card.json", {
+run.save_json("model-card.json", {
     "model": p["model"], "architecture": arch, "card": card,
     "parameters": parts, "shares": {k: parts[k] / parts["total"] for _, k, _ in SHARES},
     "tokens_per_parameter": tokens_per_param,

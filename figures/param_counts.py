@@ -28,7 +28,7 @@ from builder.script import setup
 from _params import load, count
 from _style import PALETTE, canvas, french_number
 
-fig = setup(FIGURE)
+run = setup(FIGURE)
 data = load()
 
 
@@ -62,7 +62,7 @@ mismatch = [r["name"] for r in rows if not r["matches_factsheet"]]
 assert not mismatch, f"recount differs from docs/sources.md §B for {mismatch}"
 
 # -- plot: one bar per model (the recount), a black tick at the announced size, GPT-4 hatched --
-plot, ax = canvas(540, 400)
+fig, ax = canvas(540, 400)
 labels = []
 for i, r in enumerate(reversed(rows)):       # first list entry (GPT-3) at the top
     ax.barh(i, r["recount"], 0.7, color=PALETTE[0])
@@ -84,9 +84,9 @@ ax.minorticks_off()
 ax.set_xlabel("milliards de paramètres (échelle log.)")
 ax.text(0.99, 1.5, "barre : recompté\ntrait noir : annoncé", ha="right", va="center", fontsize=14,
         color="0.3", transform=ax.get_yaxis_transform())   # beside the short bars, clear of the corner
-fig.savefig(plot, "param-counts.svg")
+run.savefig(fig, "param-counts.svg")
 
-fig.save_json("param-counts.json", {
+run.save_json("param-counts.json", {
     "models": rows,
     "rumours": data["rumours"],
     "formula": "attention d·n_h·d_h + 2·d·n_kv·d_h + n_h·d_h·d; MLP (3 if SwiGLU else 2)·d·d_ff; "

@@ -35,7 +35,7 @@ from sympy import Rational, Symbol
 from builder.script import setup
 from _style import PALETTE, canvas, french_number
 
-fig = setup(FIGURE)
+run = setup(FIGURE)
 program = (Path(__file__).parent / "data" / "pot_program.txt").read_text(encoding="utf-8")
 
 # -- 1. run the slide's program as a PoT interpreter would --------------------------------------
@@ -67,7 +67,7 @@ def position(train, hour):
 
 
 # -- 3. plot ------------------------------------------------------------------------------------
-plot, ax = canvas(530, 400)
+fig, ax = canvas(530, 400)
 ax.plot([6, 11], [0, 1], color=PALETTE[0], lw=3)
 ax.plot([7.5, 11], [1, 0], color=PALETTE[1], lw=3)
 ax.text(10.9, 0.93, "train 1", color=PALETTE[0], ha="right", va="top", fontweight="bold")
@@ -88,9 +88,9 @@ ax.set_xlim(6, 11)
 ax.set_ylim(-0.03, 1.05)
 ax.set_yticks([0, 0.5, 1], ["A", "mi-chemin", "B"])
 ax.set_xlabel("heure")
-fig.savefig(plot, "pot-trains.svg")
+run.savefig(fig, "pot-trains.svg")
 
-fig.save_json("pot-trains.json", {
+run.save_json("pot-trains.json", {
     "program": program,
     "program_answer": {"value": float(talk), "exact": str(talk), "raw": str(namespace["ans"])},
     "correct": {"hours_after_6": str(meet), "value": float(meet), "clock": clock(meet_hour),

@@ -33,9 +33,9 @@ from scipy.special import zeta
 from builder.script import setup
 from _style import plt, PALETTE, canvas, french_axes, french_number
 
-fig = setup(FIGURE)
-p = fig.params
-rng = np.random.default_rng(fig.seed)
+run = setup(FIGURE)
+p = run.params
+rng = np.random.default_rng(run.seed)
 SHOWN = [1, 10, 100]   # skills drawn one by one (ranks by frequency)
 
 # -- skills: Zipf frequencies, learned in order, each as a sigmoid in log10 N ---------------------
@@ -64,7 +64,7 @@ def jump_decades(y):
 jumps = {str(i): jump_decades(skill_loss[i - 1]) for i in SHOWN}   # logistic: 2·ln 9·width
 
 # -- plot -----------------------------------------------------------------------------------------
-plot, (left, right) = canvas(650, 450, 1, 2)
+fig, (left, right) = canvas(650, 450, 1, 2)
 left.loglog(N, mean_loss, color=PALETTE[0], lw=3)
 left.loglog(N[sel], 10 ** (intercept + slope * log_N[sel]), "--", color=PALETTE[3], lw=2)
 left.text(0.05, 0.05, f"pente\n{french_number(slope, 2).replace('-', '−')}", transform=left.transAxes,
@@ -84,9 +84,9 @@ for ax in (left, right):
     ax.set_xlabel("taille N")
 left.yaxis.set_minor_formatter(plt.NullFormatter())
 french_axes(right)
-fig.savefig(plot, "quanta-sum.svg")
+run.savefig(fig, "quanta-sum.svg")
 
-fig.save_json("quanta-sum.json", {
+run.save_json("quanta-sum.json", {
     "params": dict(p),
     "N": N, "mean_loss": mean_loss,
     "fit": {"slope": slope, "intercept": intercept, "range": [3 * p["N0"], p["N0"] * p["K"] / 10]},

@@ -68,15 +68,15 @@ from builder.script import setup
 from _style import plt, PALETTE, canvas, french_number
 from _gpt import GPT, GPTConfig, adamw, cosine_lr, prepare, autocast, sabotage, frozen_lr
 
-fig = setup(FIGURE)
-p = fig.params
-device = fig.device()
+run = setup(FIGURE)
+p = run.params
+device = run.device()
 prepare(device)
 broken = sabotage()                                               # tests only: a run that cannot learn
 V, c, K, eps = p["vocab"], p["context"], p["quanta"], p["noise"]
 
 # -- the language: K distinct contexts, Zipf frequencies, one answer each, noise ε ----------
-g = torch.Generator().manual_seed(fig.seed)
+g = torch.Generator().manual_seed(run.seed)
 codes = torch.randperm(V ** c, generator=g)[:K]                   # K distinct contexts
 contexts = torch.stack([(codes // V ** i) % V for i in range(c)], 1)
 answers = torch.randint(0, V, (K,), generator=g)
@@ -105,7 +105,7 @@ def population_loss(model):
 
 
 def train(width, D):
-    torch.manual_seed(fig.seed)                                   # same init for every shard
+    torch.manual_seed(run.seed)                                   # same init for every shard
     model = GPT(GPTConfig(vocab_size=V, block_size=c, n_layer=p["layers"], n_head=4,
                           n_embd=width)).to(device)
     opt = adamw(model, frozen_lr(p["lr"], broken), weight_decay=0.0)
@@ -164,7 +164,7 @@ def fit_power_law(x, y, boot, rng, grid=None):
     return fit
 
 
-rng = np.random.default_rng(fig.seed)
+rng = np.random.default_rng(run.seed)
 big = Ns == Ns.max()
 x_grid = np.geomspace((Ds / c).min(), (Ds / c).max() * 8, 100)
 fit_D = fit_power_law(Ds[big] / c, Ls[big], p["bootstrap"], rng, x_grid)   # x = examples, as the plot
@@ -263,7 +263,7 @@ theory = {"gamma_D": p["zipf"] / (1 + p["zipf"]), "alpha_N": p["zipf"]}
 # -- figure: drawn at its size on the slide (620 × 470 px) -------------------------------------
 fr = lambda v, d=2: french_number(v, d)
 interval = lambda lo_hi: f"[{fr(lo_hi[0])} ; {fr(lo_hi[1])}]"
-plot, (left, right) = canvas(620, 470, 1, 2, sharey=True)
+fig, (left, right) = canvas(620, 470, 1, 2, sharey=True)
 widths = p["widths"]
 # Model size is ordered: a sequential, colour-blind safe map (viridis); the truth in vermilion.
 colors = {w: plt.cm.viridis(0.85 * i / max(1, len(widths) - 1)) for i, w in enumerate(widths)}
@@ -292,7 +292,7 @@ else:
 right.axhline(H_true, color=PALETTE[3], lw=2)
 right.text(0.96, 0.96, right_title, transform=right.transAxes, fontsize=14, ha="right", va="top")
 right.set(xlabel="calcul 6·N·D (FLOP)", title="Calcul optimal")
-plot.legend(loc="outside upper center", ncol=len(widths), fontsize=14, handlelength=0.8,
+fig.legend(loc="outside upper center", ncol=len(widths), fontsize=14, handlelength=0.8,
             columnspacing=0.7, handletextpad=0.3, frameon=False)
 low, high = 0.93 * min(H_true, fD["b"], Ls.min()), 1.05 * Ls.max()
 ticks = [t for t in (0.5, 0.7, 1, 1.2, 1.5, 2, 2.5, 3, 4) if low <= t <= high]
@@ -300,7 +300,7 @@ for ax in (left, right):
     ax.set_ylim(low, high)
     ax.set_yticks(ticks, [french_number(t) for t in ticks])       # log axis: decimal comma by hand
     ax.yaxis.set_minor_formatter(plt.NullFormatter())
-fig.savefig(plot, "scaling-synthetic.svg")
+run.savefig(fig, "scaling-synthetic.svg")
 
 def finite(v):
     """JSON has no inf or NaN: a degenerate fit (a broken run) writes null there."""
@@ -310,7 +310,7 @@ def finite(v):
     return [finite(x) for x in a]
 
 
-fig.save_json("scaling-synthetic.json", {
+run.save_json("scaling-synthetic.json", {
     "params": dict(p),
     "device": device,
     "sabotage": broken,                   # None: a real run (tests break runs on purpose)

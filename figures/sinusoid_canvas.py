@@ -35,8 +35,8 @@ from matplotlib.patches import Rectangle
 from builder.script import setup
 from _style import PALETTE, canvas
 
-fig = setup(FIGURE)
-p = fig.params
+run = setup(FIGURE)
+p = run.params
 W, H = 300, 150   # default <canvas> size, in CSS pixels
 
 # -- 1. the slide's loop: amplitude 100, frequency 1, phase 0, one dash (x, y) -> (x + 1, y) ------
@@ -62,7 +62,7 @@ ctx.stroke();"""
 
 # -- plot: both canvases side by side, y pointing down as in the browser ------------------------
 GAP = 40                        # px between the two canvases, in canvas units
-plot, ax = canvas(520, 230)
+fig, ax = canvas(520, 230)
 ax.add_patch(Rectangle((0, -110), W, 110, facecolor="0.9", edgecolor="none", zorder=0))   # off-canvas band
 for x0 in (0, W + GAP):
     ax.add_patch(Rectangle((x0, 0), W, H, facecolor="white", edgecolor="0.2", lw=1.5, zorder=0))
@@ -77,9 +77,9 @@ ax.set_xlim(-3, 2 * W + GAP + 3)
 ax.set_ylim(H + 3, -112)       # inverted: canvas y grows downwards
 ax.set_aspect("equal")
 ax.axis("off")
-fig.savefig(plot, "sinusoid-canvas.svg")
+run.savefig(fig, "sinusoid-canvas.svg")
 
-fig.save_json("sinusoid-canvas.json", {
+run.save_json("sinusoid-canvas.json", {
     "canvas": [W, H],
     "dashes": W,
     "off_canvas": int(off.sum()),

@@ -32,7 +32,7 @@ from builder.script import setup
 from _params import load, count
 from _style import PALETTE, canvas, french_axes, french_number
 
-fig = setup(FIGURE)
+run = setup(FIGURE)
 COLOURS = {"embeddings": PALETTE[1], "attention": PALETTE[0], "mlp": PALETTE[2],
            "norm": "#BBBBBB", "head": PALETTE[4]}
 LEGEND = {"embeddings": "plongements", "attention": "attention", "mlp": "MLP"}
@@ -49,7 +49,7 @@ boxes = [
     ("linéaire → vocabulaire", "head", 6.5),
     ("softmax", "head", 7.4),
 ]
-plot, ax = canvas(590, 440)
+fig, ax = canvas(590, 440)
 for label, key, y in boxes:
     ax.add_patch(FancyBboxPatch((X - W / 2, y - H / 2), W, H, boxstyle="round,pad=0.02,rounding_size=0.12",
                                 facecolor=COLOURS[key], alpha=0.35, edgecolor=COLOURS[key], linewidth=2))
@@ -83,7 +83,7 @@ ax.text(X + W / 2 + 0.2, 6.05, "paramètres", ha="left", va="center", fontsize=1
 ax.set_xlim(-3.7, 3.9)
 ax.set_ylim(-0.3, 8.7)
 ax.axis("off")
-fig.savefig(plot, "transformer.svg")
+run.savefig(fig, "transformer.svg")
 
 # -- 2. share of parameters per part, same data file as param_counts.py ---------------------
 models = load()["models"]
@@ -93,7 +93,7 @@ for arch in models:
     shares[arch["name"]] = {k: parts[k] / parts["total"] for k in ("embeddings", "attention", "mlp", "norms")}
     shares[arch["name"]]["total"] = parts["total"]
 
-plot, ax = canvas(590, 440)
+fig, ax = canvas(590, 440)
 names = [a["name"] for a in models][::-1]   # first model of the file at the top
 left = [0.0] * len(names)
 for key in ("embeddings", "attention", "mlp"):
@@ -111,9 +111,9 @@ ax.set_ylim(-0.5, len(names) - 0.1)   # a strip at the top for the provenance li
 ax.set_xticks([0, 25, 50, 75, 100], [f"{v}\u202f%" for v in (0, 25, 50, 75, 100)])
 ax.tick_params(axis="y", labelsize=15)
 french_axes(ax, y=False)
-fig.savefig(plot, "param-share.svg")
+run.savefig(fig, "param-share.svg")
 
-fig.save_json("transformer.json", {
+run.save_json("transformer.json", {
     "diagram": [{"label": label, "part": key, "y": y} for label, key, y in boxes],
     "reference": "Vaswani et al. 2017, arXiv 1706.03762 (NeurIPS 2017) [V]; the slide says 2018",
     "shares": shares,   # fractions of the total; norms are < 0.1 % and not drawn

@@ -101,7 +101,7 @@ def run_ces():
 
 
 def add_figure(root, name, body, needs=(), outputs=("out.json",), **decl) -> Path:
-    """figures/<name>.py: a FIGURE (empty params) then `body` (dedented) after `fig = setup(FIGURE)`;
+    """figures/<name>.py: a FIGURE (empty params) then `body` (dedented) after `run = setup(FIGURE)`;
     `time` and `Path` are imported. `timeout=N` is the smoke profile's timeout."""
     if isinstance(decl.get("timeout"), (int, float)):
         decl["timeout"] = {"smoke": decl["timeout"]}
@@ -109,7 +109,7 @@ def add_figure(root, name, body, needs=(), outputs=("out.json",), **decl) -> Pat
             "profiles": {"smoke": {}, "quick": {}, "full": {}}, **decl}
     path = root / "figures" / f"{name.replace('-', '_')}.py"
     path.write_text(f"FIGURE = {decl!r}\nimport time\nfrom pathlib import Path\nfrom builder.script import setup\n"
-                    "fig = setup(FIGURE)\n" + textwrap.dedent(body))
+                    "run = setup(FIGURE)\n" + textwrap.dedent(body))
     return path
 
 

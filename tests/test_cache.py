@@ -46,7 +46,7 @@ def test_an_input_change_makes_the_figure_stale_and_says_which(built, change, re
 
 @pytest.mark.parametrize("change", [
     lambda r: edit(r / "slides/index.qmd", "Ceci est une note.", "Une note réécrite."),
-    lambda r: edit(r / "figures/line.py", "fig = setup(FIGURE)", "fig = setup(FIGURE)  # a comment\n\n"),
+    lambda r: edit(r / "figures/line.py", "run = setup(FIGURE)", "run = setup(FIGURE)  # a comment\n\n"),
     lambda r: edit(r / "figures/line.py", '"""A tiny figure', '"""A tiny, documented figure'),
     lambda r: edit(r / "figures/line.py", '"caption": "Une droite"', '"caption": "Une autre légende"'),
     lambda r: edit(r / "figures/_helper.py", "def slope(params):", "# why: doubling\ndef slope( params ):"),
@@ -74,9 +74,9 @@ def test_upstream_key_change_propagates(built, run_ces):
                   "profiles": {"smoke": {}, "quick": {}, "full": {}}}
         import json
         from builder.script import setup
-        fig = setup(FIGURE)
-        data = json.loads(fig.upstream("line", "line.json").read_text())
-        fig.save_json("shift.json", {"first": data["ys"][0] + 1})
+        run = setup(FIGURE)
+        data = json.loads(run.upstream("line", "line.json").read_text())
+        run.save_json("shift.json", {"first": data["ys"][0] + 1})
     '''))
     run_ces(built, "build", "--profile", "smoke")
     shift_key = state(built)["shift"].entry.key
@@ -176,8 +176,8 @@ def test_package_metadata_and_missing_paths_are_not_data(deck, run_ces):
     a directory descriptor: neither is a data file of the figure."""
     (deck / "mypkg.egg-info").mkdir()
     (deck / "mypkg.egg-info" / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: mypkg\nVersion: 1\n")
-    edit(deck / "figures/line.py", "fig = setup(FIGURE)", textwrap.dedent('''\
-        fig = setup(FIGURE)
+    edit(deck / "figures/line.py", "run = setup(FIGURE)", textwrap.dedent('''\
+        run = setup(FIGURE)
         import importlib.metadata, shutil, tempfile, os
         [d.metadata["Name"] for d in importlib.metadata.distributions()]
         scratch = tempfile.mkdtemp()

@@ -140,8 +140,8 @@ def test_bad_figure_field_gives_one_clear_line(deck, run_ces, name):
 
 def test_new_form_figure_is_accepted(deck, run_ces):
     """The mutation-free twin of the cases above: base params plus one override is a figure."""
-    write(deck, "figures/x.py", NEW_FORM + "from builder.script import setup\nfig = setup(FIGURE)\n"
-                                           "fig.save_json('x.json', dict(fig.params))\n")
+    write(deck, "figures/x.py", NEW_FORM + "from builder.script import setup\nrun = setup(FIGURE)\n"
+                                           "run.save_json('x.json', dict(run.params))\n")
     out = run_ces(deck, "status", "--profile", "smoke")
     assert " x " in out.stdout
 

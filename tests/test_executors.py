@@ -24,10 +24,10 @@ NAP = '''FIGURE = {"name": "nap", "caption": "c", "alt": "a", "outputs": ["nap.j
           "profiles": {"smoke": {}, "quick": {}, "full": {}}}
 import os, time
 from builder.script import setup
-fig = setup(FIGURE)
+run = setup(FIGURE)
 print("started", flush=True)
 time.sleep(float(os.environ.get("CES_TEST_NAP", "0")))
-fig.save_json("nap.json", {"slept": True})
+run.save_json("nap.json", {"slept": True})
 '''
 
 

@@ -43,10 +43,10 @@ def chain_deck(root: Path, sleep: float) -> Path:
         (root / "figures" / "data" / f"{name}.txt").write_text("0")
         add_figure(root, name, f'''
             v = Path("figures/data/{name}.txt").read_text()
-            up = [fig.upstream(n, "out.json").read_text() for n in {list(needs)!r}]
+            up = [run.upstream(n, "out.json").read_text() for n in {list(needs)!r}]
             time.sleep({sleep})
-            fig.save_json("out.json", {{"v": v, "up": up}})
-            fig.out("out.svg").write_text("<svg>" + v * 5000 + "</svg>")
+            run.save_json("out.json", {{"v": v, "up": up}})
+            run.out("out.svg").write_text("<svg>" + v * 5000 + "</svg>")
         ''', needs=needs, outputs=("out.json", "out.svg"))
     return root
 
@@ -299,7 +299,7 @@ def test_concurrent_builds_compute_each_figure_once(deck, n):
 
 
 # -- disk full -------------------------------------------------------------------------------
-BIG = 'fig.out("big.bin").write_bytes(b"x" * {size})\n'
+BIG = 'run.out("big.bin").write_bytes(b"x" * {size})\n'
 
 
 def _mount_tmpfs(where: Path, size_kb: int) -> bool:
@@ -435,7 +435,7 @@ DAMAGE = {
 
 @pytest.fixture
 def damaged_deck(deck, run_ces):
-    add_figure(deck, "png", 'fig.out("plot.png").write_bytes(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(range(256)) * 40)\n',
+    add_figure(deck, "png", 'run.out("plot.png").write_bytes(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(range(256)) * 40)\n',
                outputs=("plot.png",))
     run_ces(deck, "build", "--profile", "smoke")
     return deck
@@ -469,15 +469,15 @@ def test_damaged_cache_is_detected_reported_and_recomputed(damaged_deck, run_ces
 @pytest.mark.slow
 def test_misbehaving_figures_fail_clearly_and_the_rest_builds(deck):
     add_figure(deck, "hang", "time.sleep(600)\n", timeout={"smoke": 2})
-    add_figure(deck, "after-hang", 'fig.save_json("out.json", 1)\n', needs=["hang"])
+    add_figure(deck, "after-hang", 'run.save_json("out.json", 1)\n', needs=["hang"])
     add_figure(deck, "hog", 'blob = [bytearray(2**28) for _ in range(16)]\nfig.save_json("out.json", 1)\n',
                memory_gb=1)
     add_figure(deck, "vandal", 'Path("notes.txt").write_text("x")\nfig.save_json("out.json", 1)\n')
     add_figure(deck, "lazy", "pass\n")
     add_figure(deck, "chatty", 'for i in range(200_000):\n    print(f"{i:08d} " + "x" * 95)\n'
-                               'fig.save_json("out.json", 1)\n')
+                               'run.save_json("out.json", 1)\n')
     add_figure(deck, "chatty-fail", 'import sys\nsys.stdout.write("y" * 20_000_000)\nraise SystemExit(2)\n')
-    add_figure(deck, "fine", 'fig.save_json("out.json", 1)\n')
+    add_figure(deck, "fine", 'run.save_json("out.json", 1)\n')
     wrapper = ("import atexit, resource, sys; atexit.register(lambda: print('MAXRSS', "
                "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)); "
                "sys.argv[0] = 'ces'; from builder.cli import main; main()")  # ces' own peak memory
@@ -521,11 +521,11 @@ def test_huge_logs_do_not_grow_ces_memory(deck):
         assert len(out.stdout) < 100_000, "the huge log reached the terminal"
         return out, int(re.search(r"MAXRSS (\d+)", out.stderr).group(1)) / 1024
 
-    add_figure(deck, "chatty", 'fig.save_json("out.json", 1)\n')
+    add_figure(deck, "chatty", 'run.save_json("out.json", 1)\n')
     add_figure(deck, "chatty-fail", "raise SystemExit(2)\n")
     _, quiet = peak_mb()
     add_figure(deck, "chatty", 'for i in range(200_000):\n    print(f"{i:08d} " + "x" * 95)\n'
-                               'fig.save_json("out.json", 1)\n')
+                               'run.save_json("out.json", 1)\n')
     add_figure(deck, "chatty-fail", 'import sys\nsys.stdout.write("y" * 20_000_000)\nraise SystemExit(2)\n')
     out, loud = peak_mb()
     assert out.returncode == 1 and "FAILED   chatty-fail: exit 2" in out.stdout and "ran      chatty" in out.stdout
@@ -613,7 +613,7 @@ def test_a_figure_failing_before_it_starts_shows_no_old_log(deck, run_ces):
     add_figure(deck, "boom", 'raise RuntimeError("the first failure")\n')
     first = run_ces(deck, "build", "--profile", "smoke", check=False)
     assert "RuntimeError: the first failure" in first.stdout
-    add_figure(deck, "boom", 'fig.save_json("out.json", 1)\n')
+    add_figure(deck, "boom", 'run.save_json("out.json", 1)\n')
     shutil.rmtree(deck / "cache" / ".tmp", ignore_errors=True)
     (deck / "cache" / ".tmp").write_text("")  # no staging can be made (as on a full disk, portably)
     second = run_ces(deck, "build", "--profile", "smoke", check=False)
@@ -623,15 +623,15 @@ def test_a_figure_failing_before_it_starts_shows_no_old_log(deck, run_ces):
 
 # -- outputs that are not plain files (issue #12) ---------------------------------------------
 BAD_OUTPUTS = {
-    "fifo": ('import os\nos.mkfifo(fig.out("out.json"))\n', "output out.json is a FIFO, not a regular file"),
-    "link-to-passwd": ('import os\nos.symlink("/etc/passwd", fig.out("out.json"))\n',
+    "fifo": ('import os\nos.mkfifo(run.out("out.json"))\n', "output out.json is a FIFO, not a regular file"),
+    "link-to-passwd": ('import os\nos.symlink("/etc/passwd", run.out("out.json"))\n',
                        "output out.json is a symbolic link, not a regular file"),
-    "link-to-dev-zero": ('import os\nos.symlink("/dev/zero", fig.out("out.json"))\n',
+    "link-to-dev-zero": ('import os\nos.symlink("/dev/zero", run.out("out.json"))\n',
                          "output out.json is a symbolic link, not a regular file"),
     "hard-link": ('import os, tempfile\nsrc = Path(tempfile.mkdtemp()) / "x"\nsrc.write_text("1")\n'
-                  'os.link(src, fig.out("out.json"))\n', "output out.json is a hard link"),
-    "directory": ('fig.out("out.json").mkdir()\n', "output out.json is a directory, not a regular file"),
-    "too-big": ('fig.out("out.json").write_bytes(b"0" * (3 * 2**20))\n', "output out.json is 3.0 MiB, over the 2 MiB cap"),
+                  'os.link(src, run.out("out.json"))\n', "output out.json is a hard link"),
+    "directory": ('run.out("out.json").mkdir()\n', "output out.json is a directory, not a regular file"),
+    "too-big": ('run.out("out.json").write_bytes(b"0" * (3 * 2**20))\n', "output out.json is 3.0 MiB, over the 2 MiB cap"),
 }
 
 
@@ -648,7 +648,7 @@ def test_an_output_that_is_not_a_regular_file_fails_the_figure_clearly(deck, cas
 
 def test_a_regular_output_under_the_cap_is_committed(deck):
     """The twin of the cases above: the same figure writing a plain file passes the check."""
-    add_figure(deck, "odd", 'fig.out("out.json").write_bytes(b"0" * (1 * 2**20))\n')
+    add_figure(deck, "odd", 'run.out("out.json").write_bytes(b"0" * (1 * 2**20))\n')
     out = ces(deck, "build", "--profile", "smoke", timeout=60, env={"CES_MAX_OUTPUT_MB": "2"})
     assert out.returncode == 0 and "ran      odd" in out.stdout, out.stdout + out.stderr
 
@@ -695,7 +695,7 @@ def test_a_vandal_figure_fails_and_the_project_is_untouched(deck, case, guard):
     (deck / "builder").mkdir()
     (deck / "builder" / "evil.py").write_text("ok")
     before = {p: p.read_bytes() for p in deck.rglob("*") if p.is_file()}
-    add_figure(deck, "vandal", body + 'fig.save_json("out.json", 1)\n')
+    add_figure(deck, "vandal", body + 'run.save_json("out.json", 1)\n')
     out = ces(deck, "build", "--profile", "smoke", "--keep-going", timeout=60, env={"CES_WRITE_GUARD": guard})
     changed = (deck / target).read_bytes() != before[deck / target] if (deck / target).exists() else True
     if guard == "off" and case == "shell":
@@ -719,7 +719,7 @@ def test_a_data_file_edited_while_its_figure_runs_fails_the_figure(deck, edit_du
         v = Path("figures/data/offset.txt").read_text()
         print("read", flush=True)
         time.sleep(1.5)
-        fig.save_json("out.json", {"v": v})
+        run.save_json("out.json", {"v": v})
     ''')
     proc = start(deck, "build", "--profile", "smoke", "reader")
     log = deck / "cache" / ".logs" / "reader.log"

@@ -12,8 +12,8 @@ from builder.keys import static_inputs
 OLD = '''FIGURE = {"name": "x", "caption": "c", "alt": "a", "outputs": ["x.json"],
           "profiles": {"smoke": {"n": 1, "w": 8}, "quick": {"n": 10, "w": 8}, "full": {"n": 100, "w": 8}}}
 from builder.script import setup
-fig = setup(FIGURE)
-fig.save_json("x.json", {"params": dict(fig.params)})
+run = setup(FIGURE)
+run.save_json("x.json", {"params": dict(run.params)})
 '''
 NEW = OLD.replace('"profiles": {"smoke": {"n": 1, "w": 8}, "quick": {"n": 10, "w": 8}, "full": {"n": 100, "w": 8}}',
                   '"params": {"n": 10, "w": 8},\n          "profiles": {"smoke": {"n": 1}, "full": {"n": 100}}')

@@ -40,7 +40,7 @@ def test_each_edit_reruns_exactly_what_depends_on_it(gen_deck, run_ces):
     runs, out = ran(run_ces, root)
     assert runs == [] and "deck rendered" in out  # a slide edit re-renders, runs no figure
 
-    edit(root / "figures" / "f001.py", 'fig.save_json("f001.json"', 'up = up * 2\nfig.save_json("f001.json"')
+    edit(root / "figures" / "f001.py", 'run.save_json("f001.json"', 'up = up * 2\nfig.save_json("f001.json"')
     status = run_ces(root, "status", "--profile", "smoke").stdout
     assert re.search(r"stale +f001 +figures/f001.py changed", status)
     assert re.search(r"stale +f002 +upstream f001 is stale", status)

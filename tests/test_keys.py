@@ -37,14 +37,14 @@ def test_golden_key_of_the_fixture_figure_names_each_ingredient():
     assert static == {
         "format": 2,                                     # keys.FORMAT
         "figure": "line",
-        "code": "44c3bef32d8beb7a45d316a9c9f033d6b4998e3a72bb6d1c175f4df7b38e5c03",  # line.py, normalised
+        "code": "8716054d4547d2afd749982af1077f0eeb486e1919fe1a4529dbb4085aa32809",  # line.py, normalised
         "modules": {"figures/_helper.py": "a1be9fa68f8765ac5c9654a73e2caceddc2c25c971889d9eba94dd9dc8244356"},
         "params": {"a": 1},                              # profile smoke
         "seed": 0,
         "outputs": ["line.json", "line.svg"],
         "upstream": {},
     }
-    assert keys.digest_json(static) == "2a2f3515b6cd521dd2a2270953dfc9d6b72802ae28adce4a082a7ee96b5547c3"
+    assert keys.digest_json(static) == "15c7b152df462112c24ef2264b565d41985800ea3f2f9adff973cfb53b1414d8"
     assert sorted(runtime) == ["builder/guard.py", "builder/harness.py", "builder/profiles.py", "builder/script.py"]
     assert inputs.packages == {}                         # it imports no third-party package
 

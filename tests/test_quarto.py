@@ -60,7 +60,7 @@ def qdeck(deck):
     live canvas is) and the figure's JSON linked from nowhere."""
     line = deck / "figures" / "line.py"
     text = line.read_text().replace('"outputs": ["line.svg", "line.json"]', '"outputs": ["line.svg", "line.json", "page.html"]')
-    line.write_text(text + 'fig.out("page.html").write_text("<!doctype html><p>la page</p>\\n")\n')
+    line.write_text(text + 'run.out("page.html").write_text("<!doctype html><p>la page</p>\\n")\n')
     with open(deck / "slides" / "index.qmd", "a", encoding="utf-8") as f:
         f.write(IFRAME_SLIDE)
     return deck

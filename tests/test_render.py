@@ -190,8 +190,8 @@ FIGURE = {"name": "dots", "caption": "Des points", "alt": "Trois points", "outpu
 
 from builder.script import setup
 
-fig = setup(FIGURE)
-fig.out("dots.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="30pt" height="15pt"></svg>\\n')
+run = setup(FIGURE)
+run.out("dots.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="30pt" height="15pt"></svg>\\n')
 '''
 
 

@@ -32,7 +32,7 @@ def test_failing_figure_shows_script_path_and_log_tail(deck, run_ces):
 
 def test_keep_going_builds_the_independent_figures(deck, run_ces):
     add_figure(deck, "boom", "raise SystemExit(3)\n")
-    add_figure(deck, "after-boom", 'fig.save_json("out.json", 1)\n', needs=["boom"])
+    add_figure(deck, "after-boom", 'run.save_json("out.json", 1)\n', needs=["boom"])
     out = run_ces(deck, "build", "--profile", "smoke", "--keep-going", check=False)
     assert out.returncode == 1
     assert "ran      line" in out.stdout
@@ -51,7 +51,7 @@ def test_timeout_kills_the_figure(deck, run_ces):
 
 def test_missing_and_undeclared_outputs_are_errors(deck, run_ces):
     add_figure(deck, "lazy", "pass\n")
-    add_figure(deck, "sloppy", 'fig.save_json("out.json", 1)\n(fig.outdir / "extra.txt").write_text("x")\n')
+    add_figure(deck, "sloppy", 'run.save_json("out.json", 1)\n(fig.outdir / "extra.txt").write_text("x")\n')
     out = run_ces(deck, "build", "--profile", "smoke", "--keep-going", check=False)
     assert "lazy: did not write declared output(s): out.json" in out.stdout
     assert "sloppy: wrote undeclared file(s): extra.txt" in out.stdout
@@ -64,13 +64,13 @@ def test_writing_outside_the_output_directory_is_an_error(deck, run_ces):
 
 
 def test_non_json_output_is_a_clear_error(deck, run_ces):
-    add_figure(deck, "setty", 'fig.save_json("out.json", {"a": {1, 2}})\n')
+    add_figure(deck, "setty", 'run.save_json("out.json", {"a": {1, 2}})\n')
     out = run_ces(deck, "build", "--profile", "smoke", "--keep-going", check=False)
     assert "out.json is not JSON-serialisable" in out.stdout
 
 
 def test_frozen_fails_listing_every_stale_figure(deck, run_ces):
-    add_figure(deck, "other", 'fig.save_json("out.json", 2)\n')
+    add_figure(deck, "other", 'run.save_json("out.json", 2)\n')
     out = run_ces(deck, "build", "--profile", "smoke", "--frozen", check=False)
     assert out.returncode == 3
     assert "--frozen: 2 figure(s) would need computing" in out.stderr
@@ -149,7 +149,7 @@ DAEMON = '''
     import subprocess, sys
     d = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    fig.save_json("out.json", {"daemon": d.pid})
+    run.save_json("out.json", {"daemon": d.pid})
     print("daemon", d.pid, flush=True)
 '''
 

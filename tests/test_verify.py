@@ -12,8 +12,8 @@ def add(root, name, body, **decl):
 
 @pytest.mark.slow
 def test_verify_reports_identical_noisy_and_nondeterministic(deck, run_ces):
-    add(deck, "clock", 'fig.save_json("clock.json", {"t": time.time()})\n')
-    add(deck, "noisy", 'fig.save_json("noisy.json", {"x": 1.0 + (time.time() % 1) * 1e-12})\n', tolerance=1e-9)
+    add(deck, "clock", 'run.save_json("clock.json", {"t": time.time()})\n')
+    add(deck, "noisy", 'run.save_json("noisy.json", {"x": 1.0 + (time.time() % 1) * 1e-12})\n', tolerance=1e-9)
     run_ces(deck, "build", "--profile", "smoke")
     out = run_ces(deck, "verify", "--profile", "smoke", check=False)
     assert out.returncode == ExitCode.VERIFY_MISMATCH == 6
