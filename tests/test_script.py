@@ -23,24 +23,24 @@ def run(tmp_path, monkeypatch):
 
 def test_params_come_from_the_run_file_not_the_literal(run):
     fig = script.setup(DECL)
-    assert run.profile == "full" and dict(run.params) == {"n": 42} and run.seed == 3
+    assert fig.profile == "full" and dict(fig.params) == {"n": 42} and fig.seed == 3
     with pytest.raises(TypeError):
-        run.params["n"] = 2  # read-only
+        fig.params["n"] = 2  # read-only
 
 
 def test_only_declared_outputs_and_needed_upstreams(run):
     fig = script.setup(DECL)
-    assert run.save_json("a.json", {"v": 1}) == run / "a.json"
+    assert fig.save_json("a.json", {"v": 1}) == run / "a.json"
     with pytest.raises(ValueError, match="not in FIGURE\\['outputs'\\]"):
-        run.out("b.json")
+        fig.out("b.json")
     with pytest.raises(ValueError, match="not in FIGURE\\['needs'\\]"):
-        run.upstream("other", "a.json")
-    assert run.upstream("up", "a.json").name == "a.json"
+        fig.upstream("other", "a.json")
+    assert fig.upstream("up", "a.json").name == "a.json"
 
 
 def test_save_json_refuses_what_json_cannot_hold(run):
     fig = script.setup(DECL)
     with pytest.raises(TypeError, match="not JSON-serialisable"):
-        run.save_json("a.json", {"v": {1, 2}})
+        fig.save_json("a.json", {"v": {1, 2}})
     with pytest.raises(TypeError):
-        run.save_json("a.json", {"v": float("nan")})
+        fig.save_json("a.json", {"v": float("nan")})
