@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # runs a real figure script (PyTorch)
 
 
 def test_derivable_figure_learns_the_threshold(tmp_path):

@@ -17,6 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "figures"
+pytestmark = pytest.mark.slow  # runs real figure scripts
 MIN_SCALE = 0.14   # a glyph group's scale in a matplotlib SVG is font size / 100 pt: 14 pt floor
 
 
