@@ -163,7 +163,7 @@ async ({i, far, anchor, opt}) => {
   const slide = Reveal.getSlides()[i];
   Reveal.slide(far.h, far.v, -1);
   await C.frames();
-  for (const img of slide.querySelectorAll('img[data-lazy-loaded], img[src]')) {
+  for (const img of slide.querySelectorAll('img[data-lazy-loaded]')) {
     const src = img.getAttribute('src');
     if (!src) continue;
     img.removeAttribute('src');
@@ -256,7 +256,7 @@ class _Walk:
         keys = self._keys()
         cache = self._read_cache() if self.shots is None else {}
         results = {i: cache[k] for i, k in enumerate(keys) if k in cache}
-        if len(results) < len(keys):
+        if len(results) < len(keys) or not keys:  # (no slide seen in the page: Reveal's word)
             results = await self._walk(keys, results)
         report.slides = len(keys)
         report.cached = len(keys) - report.walked
@@ -280,14 +280,18 @@ class _Walk:
         report = self.report
         async with browser.session(self.site, "check the deck", self.chromium) as (context, base, log):
             self._failed = log["failed"]
+            t0 = time.perf_counter()
             first = await self._open(context, base)
+            if os.environ.get("CES_CHECK_TRACE"):
+                print(f"trace open: {time.perf_counter() - t0:.2f} s", file=sys.stderr)
             slides = await first.evaluate(_INDEX_JS)
             if len(slides) != len(keys):
                 keys[:] = [f"unkeyed-{i}" for i in range(len(slides))]
                 results = {}
             todo = [i for i in range(len(slides)) if i not in results]
             report.walked = len(todo)
-            workers = max(1, min(_WORKERS, os.cpu_count() or 1, len(todo)))
+            # a second page costs a load of the deck: worth it for a few slides or more
+            workers = max(1, min(_WORKERS, os.cpu_count() or 1, len(todo) // 4))
             pages = [first] + [await self._open(context, base) for _ in range(workers - 1)]
             queue = list(todo)
             done = [len(slides) - len(todo)]
@@ -296,7 +300,10 @@ class _Walk:
             async def worker(page):
                 while queue:
                     i = queue.pop(0)
+                    t0 = time.perf_counter()
                     results[i] = await self._slide(page, i, slides)
+                    if os.environ.get("CES_CHECK_TRACE"):
+                        print(f"trace slide {i + 1}: {time.perf_counter() - t0:.2f} s", file=sys.stderr)
                     done[0] += 1
                     self.progress(done[0], len(slides))
 
@@ -378,8 +385,10 @@ class _Walk:
             if out["last"]:
                 break
             f += 1
+        t_walk = time.perf_counter()
         for item in out["svgs"]:
             low("min_figure_text", await self._svg(page, item, add))
+        t_svg = time.perf_counter()
         for b in out["broken"]:
             if b.get("url") is None or b["url"] in self._failed:
                 add("image", b["what"], "did not load")
@@ -396,6 +405,9 @@ class _Walk:
             else:
                 self._compare_jump(anchor, walk_boxes, jumped["boxes"], add)
         result["problems"] = list(found.values())
+        if os.environ.get("CES_CHECK_TRACE"):
+            print(f"trace   slide {i + 1}: svg {t_svg - t_walk:.2f} s, then {time.perf_counter() - t_svg:.2f} s",
+                  file=sys.stderr)
         return result
 
     def _collect(self, out: dict, add) -> None:

@@ -1,8 +1,9 @@
 """`ces pdf`: print the built deck to PDF with headless Chromium, one page per slide
 (or per fragment), through Reveal.js's own print view (`index.html?print-pdf`).
 
-Playwright drives the system's Chromium (never a downloaded browser); the deck is served on
-127.0.0.1 and any request leaving it is blocked and reported, as the browser tests do.
+The server and the Chromium session are builder/browser.py's (the deck served on 127.0.0.1,
+any request leaving it blocked and reported). A slide taller than its page is found by the
+rule `ces check` uses (assets/tall.js), and shrunk to fit.
 Reveal's query-string options set the layout: pdfSeparateFragments (one page per fragment
 or not), pdfMaxPagesPerSlide=1 (an overflowing slide stays one page, clipped), showNotes.
 """
@@ -14,8 +15,9 @@ import os
 import urllib.parse
 from pathlib import Path
 
-from . import browser
+from . import browser, config
 from .errors import RenderError
+from .files import PROJECT_FILE
 
 # Reveal 5.2.1 breaks the page after the last notes page too: a blank last page without this.
 _LAST_PAGE_CSS = ("html.reveal-print .reveal .speaker-notes-pdf[data-layout=separate-page]:last-child"
@@ -104,6 +106,8 @@ def make_pdf(site: Path, out: Path | None = None, fragments: bool = False, notes
     page, or with an image that did not load), "figures" (each image's box on its page, CSS px),
     "external_requests", "console_errors"}."""
     site = Path(site)
+    if (site.parent / PROJECT_FILE).is_file():
+        config.load(site.parent)  # the deck's ces.yml, read as every command reads it (bad: one line, exit 5)
     if not (site / page).is_file():
         raise RenderError(f"{site / page} does not exist", tip="run `ces build` first")
     out = Path(out) if out else site / "deck.pdf"

@@ -390,23 +390,32 @@
         else if (group && paint(cs.fill)) markers.push(el);
       }
       const named = el => { const g = el.closest('g[id]'); return g && g !== svg ? g.id : el.localName; };
+      // each stroke sampled once, about every screen pixel, when a text's box meets its box
+      const sampled = new Map();
+      const points = el => {
+        if (!sampled.has(el)) {
+          const pts = [];
+          const m = el.getScreenCTM();
+          const len = el.getTotalLength ? el.getTotalLength() : 0;
+          if (m && isFinite(len) && len > 0) {
+            const n = Math.min(3000, Math.ceil(len * (ctmScale(el) || 1)) + 1);
+            for (let k = 0; k <= n; k++) {
+              const p = el.getPointAtLength(len * k / n);
+              pts.push({x: m.a * p.x + m.c * p.y + m.e, y: m.b * p.x + m.d * p.y + m.f});
+            }
+          }
+          sampled.set(el, pts);
+        }
+        return sampled.get(el);
+      };
+      const boxOf = new Map(strokes.map(el => [el, el.getBoundingClientRect()]));
       for (const t of list) {
         const r = inset(t.r, 1);
         let found = null;
         for (const el of strokes) {
-          const b = el.getBoundingClientRect();
+          const b = boxOf.get(el);
           if (cut(b, r).w < 0 || cut(b, r).h < 0) continue;  // boxes apart (a zero-width line still counts)
-          if (!el.getTotalLength) continue;
-          const len = el.getTotalLength();
-          const m = el.getScreenCTM();
-          if (!m || !isFinite(len) || len <= 0) continue;
-          const step = Math.max(len / 4000, 0.5 / Math.max(ctmScale(el) || 1, 1e-6));
-          for (let s = 0; s <= len; s += step) {
-            const p = el.getPointAtLength(s);
-            const q = {x: m.a * p.x + m.c * p.y + m.e, y: m.b * p.x + m.d * p.y + m.f};
-            if (inside(q, r)) { found = 'a line (' + named(el) + ')'; break; }
-          }
-          if (found) break;
+          if (points(el).some(q => inside(q, r))) { found = 'a line (' + named(el) + ')'; break; }
         }
         if (!found) for (const el of markers) {
           const c = cut(el.getBoundingClientRect(), r);
