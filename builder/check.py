@@ -434,9 +434,13 @@ class _Walk:
         for (px, floor), whats in by_size.items():
             more = f" (and {len(whats) - 1} more)" if len(whats) > 1 else ""
             add("text", f"{whats[0]}{more}", f"text {_px(px)} px < {_px(floor)} px", -px)
+        by_colour: dict[tuple, list] = {}  # one line per pair of colours: a code theme's comments are one problem
         for c in out["contrast"]:
-            add("contrast", c["what"], f"contrast {c['ratio']:.2f}:1 < {_px(c['need'])}:1 ({c['fg']} on {c['bg']})",
-                -c["ratio"])
+            by_colour.setdefault((c["fg"], c["bg"], c["need"]), []).append(c)
+        for (fg, bg, need), cs in by_colour.items():
+            more = f" (and {len(cs) - 1} more)" if len(cs) > 1 else ""
+            add("contrast", cs[0]["what"] + more, f"contrast {cs[0]['ratio']:.2f}:1 < {_px(need)}:1 ({fg} on {bg})",
+                -cs[0]["ratio"])
         if out["words"] > st["words_max"]:
             add("words", "the slide", f"shows {out['words']} words > {st['words_max']} (code, sources and "
                 "captions aside)", out["words"])
