@@ -390,6 +390,24 @@
         else if (group && paint(cs.fill)) markers.push(el);
       }
       const named = el => { const g = el.closest('g[id]'); return g && g !== svg ? g.id : el.localName; };
+      // The screen box a shape is clipped to (matplotlib clips plotted lines to the axes:
+      // their geometry runs on past it, unseen), or null.
+      const clipBox = el => {
+        const owner = el.closest('[clip-path]');
+        const m = owner && /url\(\s*["']?#([^"')]+)/.exec(owner.getAttribute('clip-path'));
+        const clip = m && svg.querySelector('[id="' + m[1] + '"]');
+        const shape = clip && clip.querySelector('rect');
+        const ctm = owner && owner.getScreenCTM();
+        if (!shape || !ctm) return null;
+        const b = shape.getBBox();
+        const xs = [b.x, b.x + b.width], ys = [b.y, b.y + b.height];
+        const pts = xs.flatMap(x => ys.map(y => ({x: ctm.a * x + ctm.c * y + ctm.e, y: ctm.b * x + ctm.d * y + ctm.f})));
+        return {left: Math.min(...pts.map(p => p.x)), right: Math.max(...pts.map(p => p.x)),
+                top: Math.min(...pts.map(p => p.y)), bottom: Math.max(...pts.map(p => p.y))};
+      };
+      const clipped = (box, el) => { const c = clipBox(el); if (!c) return box;
+        return {left: Math.max(box.left, c.left), right: Math.min(box.right, c.right),
+                top: Math.max(box.top, c.top), bottom: Math.min(box.bottom, c.bottom)}; };
       // each stroke sampled once, about every screen pixel, when a text's box meets its box
       const sampled = new Map();
       const points = el => {
@@ -399,16 +417,19 @@
           const len = el.getTotalLength ? el.getTotalLength() : 0;
           if (m && isFinite(len) && len > 0) {
             const n = Math.min(3000, Math.ceil(len * (ctmScale(el) || 1)) + 1);
+            const c = clipBox(el);
             for (let k = 0; k <= n; k++) {
               const p = el.getPointAtLength(len * k / n);
-              pts.push({x: m.a * p.x + m.c * p.y + m.e, y: m.b * p.x + m.d * p.y + m.f});
+              const q = {x: m.a * p.x + m.c * p.y + m.e, y: m.b * p.x + m.d * p.y + m.f};
+              if (!c || inside(q, inset(c, -1))) pts.push(q);
             }
           }
           sampled.set(el, pts);
         }
         return sampled.get(el);
       };
-      const boxOf = new Map(strokes.map(el => [el, el.getBoundingClientRect()]));
+      const boxOf = new Map(strokes.map(el => [el, clipped(el.getBoundingClientRect(), el)]));
+      const markerBox = new Map(markers.map(el => [el, clipped(el.getBoundingClientRect(), el)]));
       for (const t of list) {
         const r = inset(t.r, 1);
         let found = null;
@@ -418,7 +439,7 @@
           if (points(el).some(q => inside(q, r))) { found = 'a line (' + named(el) + ')'; break; }
         }
         if (!found) for (const el of markers) {
-          const c = cut(el.getBoundingClientRect(), r);
+          const c = cut(markerBox.get(el), r);
           if (c.w > 1 && c.h > 1) { found = 'a marker (' + named(el) + ')'; break; }
         }
         if (found) crossings.push({text: t.label, other: found});
