@@ -456,8 +456,10 @@ class _Walk:
         if "error" in result:
             add("image", subject, f"could not be read for its text sizes ({result['error']})")
             return None
-        for c in result["crossings"]:
-            add("figure-overlap", subject, f"text « {_short(c['text'])} » is crossed by {c['other']}")
+        if result["crossings"]:
+            c, more = result["crossings"][0], len(result["crossings"]) - 1
+            add("figure-overlap", subject, f"text « {_short(c['text'])} » is crossed by {c['other']}"
+                + (f" (and {more} more crossing{'s' * (more > 1)})" if more else ""))
         for c in result["contrast"]:
             add("contrast", subject, f"text « {_short(c['text'])} »: contrast {c['ratio']:.2f}:1 < "
                 f"{_px(c['need'])}:1 ({c['fg']} on {c['bg']})", -c["ratio"])

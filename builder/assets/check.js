@@ -377,7 +377,8 @@
       const paint = v => v && v !== 'none' && !/^rgba\(.*,\s*0\)$/.test(v);
       const strokes = [], markers = [];
       for (const el of svg.querySelectorAll('path, line, polyline, polygon, circle, ellipse, rect, use')) {
-        if (hidden(el) || isText(el)) continue;
+        // (a tick's grid line and mark, in matplotlib's xtick_/ytick_ groups, are the axes' own: not plotted)
+        if (hidden(el) || isText(el) || el.closest('g[id^="xtick_"], g[id^="ytick_"]')) continue;
         const cs = getComputedStyle(el);
         if (cs.display === 'none') continue;  // (visibility: the off-screen holder hides everything)
         const group = el.closest('g[id^="line2d_"], g[id^="PathCollection_"], g[id^="Line2D"]');
