@@ -218,7 +218,11 @@
     const shown = el => !!el && getComputedStyle(el).display !== 'none' && el.checkVisibility();
     const bands = [];
     const controls = document.querySelector('.reveal .controls');
-    if (shown(controls)) for (const b of controls.querySelectorAll('button')) bands.push({what: 'the navigation arrows', r: b.getBoundingClientRect()});
+    const vertical = Reveal.hasVerticalSlides();  // up and down arrows only in a deck that has vertical slides
+    if (shown(controls)) for (const b of controls.querySelectorAll('button')) {
+      if (!vertical && /navigate-(up|down)/.test(b.className)) continue;
+      bands.push({what: 'the navigation arrows', r: b.getBoundingClientRect()});
+    }
     const number = document.querySelector('.reveal .slide-number');
     if (shown(number)) bands.push({what: 'the slide number', r: number.getBoundingClientRect()});
     for (let k = bands.length - 1; k >= 0; k--) if (!(bands[k].r.width > 0 && bands[k].r.height > 0)) bands.splice(k, 1);
