@@ -36,6 +36,7 @@ import hashlib
 import html.parser
 import json
 import os
+import re
 import sys
 import time
 import urllib.parse
@@ -280,10 +281,7 @@ class _Walk:
         report = self.report
         async with browser.session(self.site, "check the deck", self.chromium) as (context, base, log):
             self._failed = log["failed"]
-            t0 = time.perf_counter()
             first = await self._open(context, base)
-            if os.environ.get("CES_CHECK_TRACE"):
-                print(f"trace open: {time.perf_counter() - t0:.2f} s", file=sys.stderr)
             slides = await first.evaluate(_INDEX_JS)
             if len(slides) != len(keys):
                 keys[:] = [f"unkeyed-{i}" for i in range(len(slides))]
@@ -300,10 +298,7 @@ class _Walk:
             async def worker(page):
                 while queue:
                     i = queue.pop(0)
-                    t0 = time.perf_counter()
                     results[i] = await self._slide(page, i, slides)
-                    if os.environ.get("CES_CHECK_TRACE"):
-                        print(f"trace slide {i + 1}: {time.perf_counter() - t0:.2f} s", file=sys.stderr)
                     done[0] += 1
                     self.progress(done[0], len(slides))
 
@@ -364,8 +359,9 @@ class _Walk:
         result = {"title": s["title"], "problems": [], "min_text": None, "min_figure_text": None}
 
         def add(kind, subject, detail, worst=0.0):
-            key = (kind, subject)
-            if key not in found or worst > found[key]["worst"]:
+            # one problem seen at several fragment steps: its worst, or its latest ("and N more" grows)
+            key = (kind, re.sub(r" \(and \d+ more\)$", "", subject))
+            if key not in found or worst >= found[key]["worst"]:
                 found[key] = {"kind": kind, "subject": subject, "detail": detail, "worst": worst}
 
         def low(name, value):
@@ -385,10 +381,8 @@ class _Walk:
             if out["last"]:
                 break
             f += 1
-        t_walk = time.perf_counter()
         for item in out["svgs"]:
             low("min_figure_text", await self._svg(page, item, add))
-        t_svg = time.perf_counter()
         for b in out["broken"]:
             if b.get("url") is None or b["url"] in self._failed:
                 add("image", b["what"], "did not load")
@@ -405,9 +399,6 @@ class _Walk:
             else:
                 self._compare_jump(anchor, walk_boxes, jumped["boxes"], add)
         result["problems"] = list(found.values())
-        if os.environ.get("CES_CHECK_TRACE"):
-            print(f"trace   slide {i + 1}: svg {t_svg - t_walk:.2f} s, then {time.perf_counter() - t_svg:.2f} s",
-                  file=sys.stderr)
         return result
 
     def _collect(self, out: dict, add) -> None:
