@@ -1,25 +1,24 @@
 """`ces pdf`: print the built deck to PDF with headless Chromium, one page per slide
 (or per fragment), through Reveal.js's own print view (`index.html?print-pdf`).
 
-Playwright drives the system's Chromium (never a downloaded browser); the deck is served on
-127.0.0.1 and any request leaving it is blocked and reported, as the browser tests do.
+The server and the Chromium session are builder/browser.py's (the deck served on 127.0.0.1,
+any request leaving it blocked and reported). A slide taller than its page is found by the
+rule `ces check` uses (assets/tall.js), and shrunk to fit.
 Reveal's query-string options set the layout: pdfSeparateFragments (one page per fragment
 or not), pdfMaxPagesPerSlide=1 (an overflowing slide stays one page, clipped), showNotes.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import os
-import shutil
 import urllib.parse
 from pathlib import Path
 
+from . import browser, config
 from .errors import RenderError
-from .preview import SiteServer
+from .files import PROJECT_FILE
 
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-TIMEOUT_MS = 60_000
 # Reveal 5.2.1 breaks the page after the last notes page too: a blank last page without this.
 _LAST_PAGE_CSS = ("html.reveal-print .reveal .speaker-notes-pdf[data-layout=separate-page]:last-child"
                   " { page-break-after: avoid; }")
@@ -54,20 +53,19 @@ async () => {
 # A slide taller than its page (pdfMaxPagesPerSlide=1) is clipped by the page, and Chromium
 # moves an image that would cross the page's bottom edge past it: the figures of « Stanford
 # ecosystem » and of the transformer slide vanished so. Such a slide is zoomed out, as a whole, to
-# its page (`ces check` reports the overflow itself). Returns [{page, title, scale, broken}]
-# for the pages shrunk or with an image that did not load.
+# its page (`ces check` reports it too: the rule is assets/tall.js, `__cesTall`, shared by both).
+# Returns [{page, title, scale, broken}] for the pages shrunk or with an image that did not load.
 _FIT_JS = """
 () => [...document.querySelectorAll('.reveal .pdf-page')].map((page, k) => {
   const slide = page.querySelector(':scope > section');
   if (!slide || slide.classList.contains('stack')) return null;
   const h = slide.querySelector('h1, h2, h3');
   const title = (h ? h.textContent : slide.id || '').replace(/\\s+/g, ' ').trim();
-  const room = page.clientHeight - 2;
-  const tall = slide.scrollHeight;
+  const {need, room, tall} = window.__cesTall(slide);
   let scale = 1;
-  if (tall > room) {
+  if (tall) {
     // zoom, not a transform: the layout itself must fit, or the image still crosses the edge
-    scale = room / tall;
+    scale = room / need;
     const width = slide.offsetWidth;
     slide.style.zoom = String(scale);
     slide.style.top = '0px';
@@ -75,7 +73,7 @@ _FIT_JS = """
   }
   const broken = [...slide.querySelectorAll('img')].filter(i => !(i.complete && i.naturalWidth > 0))
                    .map(i => (i.getAttribute('src') || '').split('/').pop());
-  return {page: k + 1, title, scale, broken};
+  return {page: k + 1, title, scale, need, room, broken};
 }).filter(p => p && (p.scale < 1 || p.broken.length))
 """
 
@@ -93,61 +91,6 @@ _FIGURES_JS = """
 """
 
 
-def find_chromium(explicit: str | None = None, purpose: str = "print the deck") -> str:
-    chosen = explicit or os.environ.get("CES_CHROMIUM")  # named: that one or an error, no fallback
-    for candidate in [chosen] if chosen else CHROMIUM_CANDIDATES:
-        if Path(candidate).is_file() or shutil.which(candidate):
-            return candidate if Path(candidate).is_file() else shutil.which(candidate)
-    if chosen:
-        where = "--chromium" if explicit else "CES_CHROMIUM"
-        raise RenderError(f"no Chromium at {chosen} ({where}) to {purpose}",
-                          tip="install Debian's chromium (apt-get install chromium), or name another one")
-    raise RenderError(f"no Chromium found to {purpose}",
-                      tip="install Debian's chromium (apt-get install chromium), or pass --chromium PATH")
-
-
-@contextlib.contextmanager
-def browser_session(site: Path, purpose: str = "print the deck", chromium: str | None = None):
-    """Serve `site` on 127.0.0.1 and open the system's Chromium on it.
-
-    Yields (context, base_url, log): a Playwright browser context whose requests leaving the
-    server are aborted and listed in log["external_requests"]; log["failed"] holds the URLs that
-    failed (HTTP >= 400, network errors)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        raise RenderError(f"ces needs Playwright to {purpose} (it drives the system's Chromium)",
-                          tip="pip install playwright  (no browser download is needed)") from None
-    executable = find_chromium(chromium, purpose)
-    args = ["--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        args.append("--no-sandbox")  # Chromium refuses to sandbox as root (containers, CI)
-    log = {"external_requests": [], "failed": set()}
-    with SiteServer(Path(site)) as server, sync_playwright() as pw:
-        origin = urllib.parse.urlsplit(server.url)
-
-        def external(url: str) -> bool:
-            u = urllib.parse.urlsplit(url)
-            return u.scheme not in ("data", "blob", "about") and (u.scheme, u.netloc) != (origin.scheme, origin.netloc)
-
-        try:
-            browser = pw.chromium.launch(executable_path=executable, args=args, headless=True)
-        except Exception as exc:  # playwright's Error: a Chromium that does not start
-            raise RenderError(f"Chromium ({executable}) did not start: {str(exc).splitlines()[0][:200]}",
-                              tip="check that it runs: chromium --headless --dump-dom about:blank") from None
-        try:
-            context = browser.new_context(service_workers="block")
-            context.set_default_timeout(TIMEOUT_MS)
-            context.on("response", lambda r: r.status >= 400 and log["failed"].add(r.url))
-            context.on("requestfailed", lambda r: log["failed"].add(r.url))
-            context.route(external, lambda route: (log["external_requests"].append(route.request.url),
-                                                   route.abort()))
-            yield context, server.url, log
-        finally:
-            browser.close()
-
-
 def print_url(base: str, page: str = "index.html", fragments: bool = False, notes: bool = False) -> str:
     query = {"print-pdf": "", "pdfSeparateFragments": str(fragments).lower(), "pdfMaxPagesPerSlide": "1"}
     if notes:
@@ -163,24 +106,31 @@ def make_pdf(site: Path, out: Path | None = None, fragments: bool = False, notes
     page, or with an image that did not load), "figures" (each image's box on its page, CSS px),
     "external_requests", "console_errors"}."""
     site = Path(site)
+    if (site.parent / PROJECT_FILE).is_file():
+        config.load(site.parent)  # the deck's ces.yml, read as every command reads it (bad: one line, exit 5)
     if not (site / page).is_file():
         raise RenderError(f"{site / page} does not exist", tip="run `ces build` first")
     out = Path(out) if out else site / "deck.pdf"
+    return asyncio.run(_make_pdf(site, out, fragments, notes, chromium, page))
+
+
+async def _make_pdf(site: Path, out: Path, fragments: bool, notes: bool, chromium: str | None, page: str) -> dict:
     report = {"path": out, "pages": 0, "cut": [], "figures": [], "external_requests": [], "console_errors": []}
-    with browser_session(site, "print the deck", chromium) as (context, base, log):
+    async with browser.session(site, "print the deck", chromium) as (context, base, log):
         report["external_requests"] = log["external_requests"]
-        tab = context.new_page()
+        tab = await context.new_page()
         tab.on("console", lambda m: m.type == "error" and report["console_errors"].append(m.text))
-        tab.add_init_script(_EAGER_JS)
-        tab.goto(print_url(base, page, fragments, notes), wait_until="load")
-        tab.wait_for_function("() => window.Reveal && Reveal.isReady() && "
-                              "document.querySelectorAll('.reveal .pdf-page').length > 0")
-        report["pages"] = tab.evaluate(_READY_JS)
-        report["cut"] = tab.evaluate(_FIT_JS)
-        report["figures"] = tab.evaluate(_FIGURES_JS)
-        tab.add_style_tag(content=_LAST_PAGE_CSS)
+        await tab.add_init_script(_EAGER_JS)
+        await tab.goto(print_url(base, page, fragments, notes), wait_until="load")
+        await tab.wait_for_function("() => window.Reveal && Reveal.isReady() && "
+                                    "document.querySelectorAll('.reveal .pdf-page').length > 0")
+        await tab.evaluate(browser.script("tall.js"))
+        report["pages"] = await tab.evaluate(_READY_JS)
+        report["cut"] = await tab.evaluate(_FIT_JS)
+        report["figures"] = await tab.evaluate(_FIGURES_JS)
+        await tab.add_style_tag(content=_LAST_PAGE_CSS)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.tmp")
-        tab.pdf(path=str(tmp), prefer_css_page_size=True, print_background=True)
+        await tab.pdf(path=str(tmp), prefer_css_page_size=True, print_background=True)
         os.replace(tmp, out)
     return report

@@ -42,10 +42,17 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @contextlib.contextmanager
 def serve(directory, handler_class=None) -> Iterator[str]:
     """Serve `directory` on 127.0.0.1 (free port) in a thread; yield "http://127.0.0.1:PORT".
-    handler_class: a quiet SimpleHTTPRequestHandler subclass by default."""
-    handler = functools.partial(handler_class or _QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    ces' own server (builder.browser.SiteServer: what `ces check`, `ces pdf` and `ces preview`
+    serve with), or, with handler_class (a SimpleHTTPRequestHandler subclass), that handler
+    behind the same quiet server."""
+    from builder.browser import SiteServer, _QuietServer
+
+    if handler_class is None:
+        with SiteServer(Path(directory)) as server:
+            yield server.url
+        return
+    handler = functools.partial(handler_class, directory=str(directory))
+    server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="deck-server", daemon=True)
     thread.start()
     try:

@@ -66,6 +66,57 @@ def test_a_plain_server_injects_nothing(tmp_path):
         assert get(server.url + "/index.html") == "<html><body>deck</body></html>"
 
 
+def hang_up_mid_response(url: str, path: str) -> None:
+    """Ask for `path`, read a few bytes, then reset the connection (as Chromium does when a page
+    closes while a figure is still arriving)."""
+    import socket
+    import struct
+    import urllib.parse
+
+    u = urllib.parse.urlsplit(url)
+    s = socket.create_connection((u.hostname, u.port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    s.recv(100)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+    s.close()
+
+
+@pytest.mark.parametrize("server", ["ces", "broken: the standard library's server"])
+def test_a_viewer_hanging_up_prints_no_traceback(tmp_path, capfd, server):
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "big.bin").write_bytes(b"x" * (32 << 20))
+    if server == "ces":
+        srv = SiteServer(tmp_path).start()
+        url, stop = srv.url, srv.stop
+    else:
+        from builder.browser import _Handler
+
+        handler = type("Handler", (_Handler,), {"server_state": SiteServer(tmp_path)})
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(tmp_path)))
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+
+        def stop():
+            httpd.shutdown()
+            httpd.server_close()
+    try:
+        for _ in range(3):
+            hang_up_mid_response(url, "/big.bin")
+        time.sleep(1.0)  # the server's thread meets the closed socket
+        assert get(url + "/__ces_version")  # still serving
+    finally:
+        stop()
+    err = capfd.readouterr().err
+    if server == "ces":
+        assert err == ""
+    else:
+        assert "Traceback" in err and ("BrokenPipeError" in err or "ConnectionResetError" in err)
+
+
 def test_preview_serves_the_deck_with_live_reload(deck, preview):
     assert state(preview) == {"version": 2, "error": None}  # the first build is done
     page = get(preview.url)
