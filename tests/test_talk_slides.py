@@ -256,7 +256,7 @@ REWORDED = {
     "scaling law = power law = \\(y(x) = ax^{-\\gamma} +b\\)": "Loi d’échelle = loi de puissance = $y(x) = ax^{-\\gamma} +b$",
     "\\(y(x) =\\) test loss (erreur)": "$y(x) =$ perte de test (erreur)",
     "Les scaling laws sont théorisées en Machine Learning depuis longtemps (cf. Paper on learning curves)":
-        "Les lois d’échelle sont théorisées en apprentissage automatique depuis longtemps (cf.",
+        "Les lois d’échelle sont théorisées en apprentissage automatique depuis longtemps [cf. @viering2021shape]",
     "arithmétique modulaire, pbs simples de maths": "arithmétique modulaire, problèmes simples de maths",
     "Ils coutent de moins en moins cher à utiliser": "Ils coûtent de moins en moins cher à utiliser",
 }
