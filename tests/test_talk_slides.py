@@ -562,7 +562,7 @@ def test_french_typography(qmd):
 
 MAX_WORDS = 50
 _SKIPPED = {"pre", "code", "figcaption", "aside", "script", "style", "math", "title"}
-_SKIPPED_CLASSES = {"source", "notes"}
+_SKIPPED_CLASSES = {"source", "notes", "ces-provenance-band"}   # provenance links: a source
 
 
 def slide_words(html_text: str) -> dict[str, int]:
