@@ -101,6 +101,7 @@ code {{ font-size: .9em; }}
 a {{ color: #1d4f91; }}
 </style></head>
 <body>
+<p><a href="../../index.html">← Retour à l’exposé</a></p>
 <h1>Errata de l’exposé original</h1>
 <p>Cette reconstruction de l’exposé de Christophe Cerisara corrige, sur les diapositives, ce que
 l’exposé original disait de faux ou d’imprécis. Chaque correction figure ici avec sa source ;
