@@ -30,7 +30,7 @@ FIGURE = {
 import numpy as np
 
 from builder.script import setup
-from _style import plt, canvas, french_axes
+from _style import plt, PALETTE, TEXT, canvas, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -85,29 +85,38 @@ for key, f in FITS.items():
 C_grid = np.logspace(19, 25.5, p["points"])
 kaplan_N = 1.3e9 * (C_grid / PF_DAY) ** 0.73
 
-# -- plot: one panel (a 45 % column), Hoffmann's fit; both fits stay in the JSON ---------------------
-SHOWN = [19, 21, 23, 25]          # log10 C   # every other budget: four curves stay apart at 16 pt
-fig, ax = canvas(530, 420)
-shades = plt.cm.viridis(np.linspace(0, 0.72, len(SHOWN)))
-iso = {round(np.log10(c["C"])): c for c in results["hoffmann"]["iso_flop"]}
-for shade, C in zip(shades, SHOWN):
-    c = iso[C]
-    ax.semilogx(c["N"], c["loss"], color=shade, lw=2.5)
-    ax.plot(c["N_opt"], c["loss_opt"], "o", color=shade, ms=8)
-    ax.annotate(f"10$^{{{C}}}$", (c["N_opt"], c["loss_opt"]), xytext=(-7, -7),
-                textcoords="offset points", ha="right", va="top", color=shade, fontsize=16)
-frontier = results["hoffmann"]["iso_flop"]
-ax.plot([c["N_opt"] for c in frontier], [c["loss_opt"] for c in frontier], "k--", lw=1.5)
-ax.text(0.97, 0.97, "budget C (FLOP)\n● optimum", transform=ax.transAxes, ha="right", va="top",
-        fontsize=15)
-ax.set_ylim(FITS["hoffmann"]["E"] - 0.05, 3.6)
-ax.set_xlim(1e7, 1e13)
-ax.set_yticks([2, 2.5, 3, 3.5])
-ax.set_xticks([1e7, 1e9, 1e11, 1e13])
+# -- the slide's point: how a bigger compute budget should be split, Kaplan vs Hoffmann -----------
+# Published allocation exponents, N_opt ∝ C^a and D_opt ∝ C^b (a + b = 1 since C = 6·N·D):
+# Kaplan et al. 2020 (§6): N ∝ C^0.73, D ∝ C^0.27; Hoffmann et al. 2022 (Table 2, approach 1):
+# a = b = 0.50. Drawn as growth factors from any starting budget, so only the exponents enter.
+ALLOCATION = {
+    "kaplan": {"N": 0.73, "D": 0.27, "source": "Kaplan et al. 2020, arXiv 2001.08361, §6 [V]"},
+    "hoffmann": {"N": 0.50, "D": 0.50, "source": "Hoffmann et al. 2022, arXiv 2203.15556, Table 2 [V]"},
+}
+growth = np.logspace(0, 4, p["points"])            # compute multiplied by 1 … 10^4
+factors = {who: {what: growth ** e for what, e in ex.items() if what in "ND"}
+           for who, ex in ALLOCATION.items()}
+at_1000 = {who: {what: 1000.0 ** ALLOCATION[who][what] for what in "ND"} for who in ALLOCATION}
+
+# -- plot: a 45 % column; three straight lines in log-log, labelled where they end -----------------
+fig, ax = canvas(530, 440)
+BLUE, ORANGE = PALETTE[0], PALETTE[3]
+ax.loglog(growth, factors["kaplan"]["N"], color=BLUE, lw=3)
+ax.loglog(growth, factors["kaplan"]["D"], color=BLUE, lw=3, ls="--")
+ax.loglog(growth, factors["hoffmann"]["N"], color=ORANGE, lw=3)
+for who, what, colour, text in (("kaplan", "N", TEXT[0], "Kaplan 2020\nN $\\propto$ C$^{0{,}73}$"),
+                                 ("hoffmann", "N", TEXT[3], "Hoffmann 2022\nN et D $\\propto$ C$^{0{,}5}$"),
+                                 ("kaplan", "D", TEXT[0], "Kaplan 2020\nD $\\propto$ C$^{0{,}27}$")):
+    ax.text(1.3e4, factors[who][what][-1], text, color=colour, ha="left", va="center")
+ax.set_xlim(1, 1e4)
+ax.set_ylim(1, 1e3)
+ax.set_xticks([1, 10, 100, 1000, 10000], ["1", "10", "100", "1\u202f000", "10\u202f000"])
+ax.set_yticks([1, 10, 100, 1000], ["1", "10", "100", "1\u202f000"])
 ax.xaxis.set_minor_formatter(plt.NullFormatter())
-ax.set_xlabel("paramètres N")
-ax.set_ylabel("perte L(N, D = C/6N)")
-french_axes(ax)
+ax.yaxis.set_minor_formatter(plt.NullFormatter())
+ax.set_xlabel("calcul C multiplié par")
+ax.set_ylabel("N (paramètres), D (données)\nmultipliés par")
+assert_no_overlap(fig)
 run.savefig(fig, "chinchilla.svg")
 
 run.save_json("chinchilla.json", {
@@ -115,5 +124,7 @@ run.save_json("chinchilla.json", {
     "models": {m: {"N": N, "D": D, "C": 6 * N * D} for m, (N, D) in MODELS.items()},
     "kaplan": {"C": C_grid, "N_opt": kaplan_N,
                "formula": "N_opt = 1.3e9 * (C / PF-day)^0.73, Kaplan et al. 2020 Table 6 [S]"},
+    "allocation": {"exponents": ALLOCATION, "growth": growth, "factors": factors,
+                   "at_1000x_compute": at_1000},
     "note": "C = 6ND throughout; Llama 2's 2T tokens: Touvron et al. 2023, arXiv 2307.09288",
 })

@@ -30,7 +30,7 @@ import networkx as nx
 import yaml
 
 from builder.script import setup
-from _style import plt, PALETTE, canvas
+from _style import plt, PALETTE, canvas, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -83,6 +83,7 @@ ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5
 ax.set_xlim(-0.45, len(layers) - 0.55)
 ax.set_ylim(-max(map(len, layers)) / 2 - 0.1, max(map(len, layers)) / 2 + 0.1)
 ax.axis("off")
+assert_no_overlap(fig)
 run.savefig(fig, "ecosystem.svg")
 
 run.save_json("ecosystem.json", {

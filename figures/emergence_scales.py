@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from builder.script import setup
-from _style import plt, PALETTE, canvas
+from _style import plt, PALETTE, canvas, assert_no_overlap
 
 run = setup(FIGURE)
 with open(Path(__file__).parent / "data" / "wei2022_table1.csv", encoding="utf-8", newline="") as f:
@@ -90,6 +90,7 @@ ax.set_yticks([])
 ax.spines["left"].set_visible(False)
 ax.set_xlabel("calcul d’entraînement à l’émergence (FLOP)")
 ax.legend(loc="upper left", fontsize=15, frameon=False, handletextpad=0.2, borderaxespad=0)
+assert_no_overlap(fig)
 run.savefig(fig, "emergence-scales.svg")
 
 log_flops = np.log10([r["flops"] for r in rows])

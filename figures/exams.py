@@ -30,7 +30,7 @@ import re
 from pathlib import Path
 
 from builder.script import setup
-from _style import plt, PALETTE, canvas, french_axes
+from _style import plt, PALETTE, canvas, french_axes, assert_no_overlap
 
 run = setup(FIGURE)
 data = json.loads((Path(__file__).parent / "data" / "gpt4_exams.json").read_text(encoding="utf-8"))
@@ -81,6 +81,7 @@ ax.set_xlabel("rang centile parmi les candidats (borne basse de l’intervalle p
 ax.grid(axis="x", color="0.9")
 ax.set_axisbelow(True)
 french_axes(ax, y=False)
+assert_no_overlap(fig)
 run.savefig(fig, "exams.svg")
 
 run.save_json("exams.json", {

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from builder.script import setup
 from _game24 import check_trace, evaluate, solutions, solvable, trace_steps
-from _style import PALETTE, canvas
+from _style import PALETTE, canvas, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -106,6 +106,7 @@ ax.text(0.0, 0.13, f"Réponse {pretty(ANSWER)} = {evaluate(ANSWER)} : {'juste �
         fontsize=15, color=GREEN if ok_answer else RED, va="center")
 ax.text(0.0, 0.04, f"mais {len(errors)} calculs faux en chemin (voir l’erratum)", fontsize=15, color=RED,
         va="center")
+assert_no_overlap(fig)
 run.savefig(fig, "game24-tree.svg")
 
 run.save_json("game24.json", {

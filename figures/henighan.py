@@ -38,7 +38,7 @@ import numpy as np
 from matplotlib.ticker import NullFormatter
 
 from builder.script import setup
-from _style import PALETTE, canvas, french_number
+from _style import PALETTE, canvas, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -113,6 +113,7 @@ for ax in (left, right):
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.grid(True, which="major", alpha=0.3)
+assert_no_overlap(fig)
 run.savefig(fig, "henighan.svg")
 
 run.save_json("henighan.json", {

@@ -37,7 +37,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from builder.script import setup
-from _style import plt, PALETTE, canvas, french_number
+from _style import plt, PALETTE, canvas, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -102,6 +102,7 @@ ax.xaxis.set_minor_formatter(plt.NullFormatter())
 ax.set_xlabel("taille des données m (exemples)")
 ax.set_ylabel("perte (nats/jeton)")
 ax.legend(loc="lower left", fontsize=15)
+assert_no_overlap(fig)
 run.savefig(fig, "hestness.svg")
 
 run.save_json("hestness.json", {

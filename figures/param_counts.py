@@ -26,7 +26,7 @@ FIGURE = {
 
 from builder.script import setup
 from _params import load, count
-from _style import PALETTE, canvas, french_number
+from _style import PALETTE, canvas, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 data = load()
@@ -84,6 +84,7 @@ ax.minorticks_off()
 ax.set_xlabel("milliards de paramètres (échelle log.)")
 ax.text(0.99, 1.5, "barre : recompté\ntrait noir : annoncé", ha="right", va="center", fontsize=14,
         color="0.3", transform=ax.get_yaxis_transform())   # beside the short bars, clear of the corner
+assert_no_overlap(fig)
 run.savefig(fig, "param-counts.svg")
 
 run.save_json("param-counts.json", {

@@ -33,7 +33,7 @@ import sympy
 from sympy import Rational, Symbol
 
 from builder.script import setup
-from _style import PALETTE, canvas, french_number
+from _style import PALETTE, canvas, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 program = (Path(__file__).parent / "data" / "pot_program.txt").read_text(encoding="utf-8")
@@ -88,6 +88,7 @@ ax.set_xlim(6, 11)
 ax.set_ylim(-0.03, 1.05)
 ax.set_yticks([0, 0.5, 1], ["A", "mi-chemin", "B"])
 ax.set_xlabel("heure")
+assert_no_overlap(fig)
 run.savefig(fig, "pot-trains.svg")
 
 run.save_json("pot-trains.json", {

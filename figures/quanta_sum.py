@@ -31,7 +31,7 @@ import numpy as np
 from scipy.special import zeta
 
 from builder.script import setup
-from _style import plt, PALETTE, canvas, french_axes, french_number
+from _style import plt, PALETTE, canvas, french_axes, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -84,6 +84,7 @@ for ax in (left, right):
     ax.set_xlabel("taille N")
 left.yaxis.set_minor_formatter(plt.NullFormatter())
 french_axes(right)
+assert_no_overlap(fig)
 run.savefig(fig, "quanta-sum.svg")
 
 run.save_json("quanta-sum.json", {

@@ -33,7 +33,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.patches import Rectangle
 
 from builder.script import setup
-from _style import PALETTE, canvas
+from _style import PALETTE, canvas, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -77,6 +77,7 @@ ax.set_xlim(-3, 2 * W + GAP + 3)
 ax.set_ylim(H + 3, -112)       # inverted: canvas y grows downwards
 ax.set_aspect("equal")
 ax.axis("off")
+assert_no_overlap(fig)
 run.savefig(fig, "sinusoid-canvas.svg")
 
 run.save_json("sinusoid-canvas.json", {

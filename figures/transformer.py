@@ -30,7 +30,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
 from builder.script import setup
 from _params import load, count
-from _style import PALETTE, canvas, french_axes, french_number
+from _style import PALETTE, canvas, french_axes, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 COLOURS = {"embeddings": PALETTE[1], "attention": PALETTE[0], "mlp": PALETTE[2],
@@ -83,6 +83,7 @@ ax.text(X + W / 2 + 0.2, 6.05, "paramètres", ha="left", va="center", fontsize=1
 ax.set_xlim(-3.7, 3.9)
 ax.set_ylim(-0.3, 8.7)
 ax.axis("off")
+assert_no_overlap(fig)
 run.savefig(fig, "transformer.svg")
 
 # -- 2. share of parameters per part, same data file as param_counts.py ---------------------
@@ -111,6 +112,7 @@ ax.set_ylim(-0.5, len(names) - 0.1)   # a strip at the top for the provenance li
 ax.set_xticks([0, 25, 50, 75, 100], [f"{v}\u202f%" for v in (0, 25, 50, 75, 100)])
 ax.tick_params(axis="y", labelsize=15)
 french_axes(ax, y=False)
+assert_no_overlap(fig)
 run.savefig(fig, "param-share.svg")
 
 run.save_json("transformer.json", {
