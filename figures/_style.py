@@ -238,7 +238,7 @@ def _segments_hit(points, box) -> bool:
 
 
 def _obstacles(fig, renderer):
-    """(what, kind, points in display px, radius px, clip box) of every plotted line and marker."""
+    """(what, kind, points in display px, radius px, clip box, zorder) of every plotted line and marker."""
     import numpy as np
     from matplotlib.collections import LineCollection, PathCollection
 
@@ -252,24 +252,24 @@ def _obstacles(fig, renderer):
             path = line.get_transform().transform_path(line.get_path())
             xy = path.vertices
             if line.get_linestyle() not in ("None", "", " ") and len(xy) > 1:
-                out.append((what, "line", xy, line.get_linewidth() * PX_PER_INCH / 72 / 2, clip))
+                out.append((what, "line", xy, line.get_linewidth() * PX_PER_INCH / 72 / 2, clip, line.get_zorder()))
             if line.get_marker() not in (None, "None", "", " ", ","):
                 r = line.get_markersize() * PX_PER_INCH / 72 / 2
                 for point in xy:
-                    out.append((what + " (marker)", "marker", point[None, :], r, clip))
+                    out.append((what + " (marker)", "marker", point[None, :], r, clip, line.get_zorder()))
         for coll in ax.collections:
             if not coll.get_visible():
                 continue
             if isinstance(coll, LineCollection):
                 for seg in coll.get_segments():
                     xy = coll.get_transform().transform(np.asarray(seg))
-                    out.append(("a line", "line", xy, 1.0, clip))
+                    out.append(("a line", "line", xy, 1.0, clip, coll.get_zorder()))
             elif isinstance(coll, PathCollection) and len(coll.get_offsets()):
                 xy = coll.get_offset_transform().transform(coll.get_offsets())
                 sizes = coll.get_sizes() if len(coll.get_sizes()) else [36.0]
                 for i, point in enumerate(xy):
                     r = np.sqrt(sizes[i % len(sizes)]) * PX_PER_INCH / 72 / 2
-                    out.append(("a marker", "marker", point[None, :], r, clip))
+                    out.append(("a marker", "marker", point[None, :], r, clip, coll.get_zorder()))
     return out
 
 
@@ -298,8 +298,15 @@ def layout_problems(fig) -> list[str]:
         if smallest < MIN_TEXT_PX - 0.01:
             problems.append(f"{name(t)}: text {smallest:.1f} px < {MIN_TEXT_PX:.0f} px")
         patch = t.get_bbox_patch()
-        bg = patch.get_facecolor() if patch is not None and patch.get_facecolor()[3] > 0 else "white"
-        if bg != "white":   # a translucent box: blend it on the white figure
+        bg = patch.get_facecolor() if patch is not None and patch.get_facecolor()[3] > 0 else None
+        if bg is None and t.axes is not None:   # a text on a bar or a box: the topmost patch under it
+            cx, cy = Text.get_window_extent(t, renderer).get_points().mean(0)
+            under = [q for q in t.axes.patches if q.get_visible() and q.get_facecolor()[3] > 0
+                     and q.get_window_extent(renderer).contains(cx, cy)]
+            bg = under[-1].get_facecolor() if under else None
+        if bg is None:
+            bg = "white"
+        else:   # a translucent fill: blend it on the white figure
             rgba = np.asarray(bg)
             bg = tuple(rgba[:3] * rgba[3] + (1 - rgba[3]))
         need = 3.0 if px >= 24 else 4.5
@@ -321,8 +328,14 @@ def layout_problems(fig) -> list[str]:
         for n2, b2, _ in shrunk[i + 1:]:
             if b1[0] < b2[2] and b2[0] < b1[2] and b1[1] < b2[3] and b2[1] < b1[3]:
                 problems.append(f"{n1} overlaps {n2}")
-    for what, kind, xy, r, clip in _obstacles(fig, renderer):
-        for n, (x0, y0, x1, y1), _ in shrunk:
+    def hides(artist, zorder):   # an opaque text box drawn above a line hides it: nothing on top
+        patch = getattr(artist, "get_bbox_patch", lambda: None)()
+        return patch is not None and patch.get_facecolor()[3] == 1 and artist.get_zorder() > zorder
+
+    for what, kind, xy, r, clip, zorder in _obstacles(fig, renderer):
+        for n, (x0, y0, x1, y1), artist in shrunk:
+            if hides(artist, zorder):
+                continue
             box = (max(x0 - r, clip[0]), max(y0 - r, clip[1]), min(x1 + r, clip[2]), min(y1 + r, clip[3]))
             if box[0] >= box[2] or box[1] >= box[3]:
                 continue

@@ -77,7 +77,7 @@ for r in rows:
     if r["task"] in NAMED:
         text, x, y, ha = NAMED[r["task"]]
         ax.annotate(f"{text}\n{sci(r['flops'])}", (10 ** (r["bin"] + BIN / 2), r["stack"]),
-                    xytext=(x, y), ha=ha, va="bottom", fontsize=15,
+                    xytext=(x, y), ha=ha, va="bottom", fontsize=16,
                     arrowprops={"arrowstyle": "-", "color": "0.55", "lw": 1, "shrinkB": 8})
 for label, colour, marker in CATEGORIES.values():
     ax.plot([], [], marker, color=colour, ms=11, label=label)

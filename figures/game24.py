@@ -32,12 +32,12 @@ from pathlib import Path
 
 from builder.script import setup
 from _game24 import check_trace, evaluate, solutions, solvable, trace_steps
-from _style import PALETTE, canvas, assert_no_overlap
+from _style import TEXT, PALETTE, canvas, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
 trace = (Path(__file__).parent / "data" / "aot_trace.txt").read_text(encoding="utf-8")
-RED, GREEN, GREY = PALETTE[3], PALETTE[2], "0.45"
+RED, GREEN, GREY = TEXT[3], TEXT[2], "0.40"
 
 # -- 1. the answer, the deal's solutions, the trace's errors --------------------------------------
 ANSWER = "(7 * (4 + 1)) - 11"   # the trace's last line
@@ -96,11 +96,11 @@ for (label, tried, name), y, y_up in zip(levels, Y[1:], Y):
     edge(XP, y_up, XO, y + 0.02, False)
     ax.text(XP, y, label, ha="center", va="center", fontsize=16, fontweight="bold", color="black",
             bbox=dict(BOX, facecolor="#DDF2EA", edgecolor=GREEN))
-    ax.text(XO, y + 0.025, f"+ {len(tried) - 1} autres {name}", ha="center", va="center", fontsize=14,
+    ax.text(XO, y + 0.025, f"+ {len(tried) - 1} autres {name}", ha="center", va="center", fontsize=15,
             color="0.3", bbox=dict(BOX, facecolor="0.95", edgecolor="0.75"))
     if wrong:
         ax.text(XO, y - 0.05, f"dont {wrong} calcul{'s' if wrong > 1 else ''} faux", ha="center",
-                va="center", fontsize=14, color=RED, fontweight="bold")
+                va="center", fontsize=15, color=RED, fontweight="bold")
     collapsed.append({"level": name, "tried": len(tried), "path": label, "wrong": wrong})
 ax.text(0.0, 0.13, f"Réponse {pretty(ANSWER)} = {evaluate(ANSWER)} : {'juste ✓' if ok_answer else 'fausse ✗'}",
         fontsize=15, color=GREEN if ok_answer else RED, va="center")

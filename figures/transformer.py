@@ -30,10 +30,10 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
 from builder.script import setup
 from _params import load, count
-from _style import PALETTE, canvas, french_axes, french_number, assert_no_overlap
+from _style import TEXT, PALETTE, canvas, french_axes, french_number, assert_no_overlap
 
 run = setup(FIGURE)
-COLOURS = {"embeddings": PALETTE[1], "attention": PALETTE[0], "mlp": PALETTE[2],
+COLOURS = {"embeddings": PALETTE[1], "attention": PALETTE[0], "mlp": TEXT[2],   # white text on it: AA
            "norm": "#BBBBBB", "head": PALETTE[4]}
 LEGEND = {"embeddings": "plongements", "attention": "attention", "mlp": "MLP"}
 
@@ -79,7 +79,7 @@ ax.text(X - W / 2 - 0.65, 3.6, "N ×", ha="right", va="center", fontsize=20)
 # Where the parameters are, per layer, for standard multi-head attention and d_ff = 4d.
 for text, y in (("4·d²", 2.3), ("8·d²", 4.3), ("V·d", 1.0)):
     ax.text(X + W / 2 + 0.2, y, text, ha="left", va="center", fontsize=16, color="0.25")
-ax.text(X + W / 2 + 0.2, 6.05, "paramètres", ha="left", va="center", fontsize=14, color="0.25")
+ax.text(X + W / 2 + 0.2, 6.05, "paramètres", ha="left", va="center", fontsize=15, color="0.25")
 ax.set_xlim(-3.7, 3.9)
 ax.set_ylim(-0.3, 8.7)
 ax.axis("off")
@@ -103,7 +103,7 @@ for key in ("embeddings", "attention", "mlp"):
     for i, (l, w) in enumerate(zip(left, widths)):
         if w > 14:   # label only the segments wide enough to hold it
             ax.text(l + w / 2, i, french_number(w, 0) + "\u202f%", ha="center", va="center",
-                    fontsize=14, color="white" if key != "embeddings" else "black")
+                    fontsize=15, color="white" if key != "embeddings" else "black")
     left = [l + w for l, w in zip(left, widths)]
 ax.legend(loc="upper center", bbox_to_anchor=(0.45, -0.08), ncol=3, frameon=False, fontsize=15,
           handlelength=1.2, columnspacing=1.0)
