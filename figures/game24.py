@@ -28,6 +28,7 @@ FIGURE = {
 }
 
 import itertools
+import re
 from pathlib import Path
 
 from builder.script import setup
@@ -74,11 +75,11 @@ levels = [  # (path node, the trace's steps at that level)
     (f"{pretty(path_second['operation'])} → {path_second['claimed']}", second, "deuxièmes étapes"),
     (f"{pretty(back[2]['operation'])} = {back[2]['claimed']} ✓", third, "troisièmes étapes"),
 ]
-fig, ax = canvas(590, 470)
+fig, ax = canvas(1100, 480)   # the split slide's tree slot
 ax.set_xlim(0, 1)
 ax.set_ylim(0, 1)
 ax.axis("off")
-XP, XO, Y = 0.25, 0.73, [0.93, 0.72, 0.51, 0.30]
+XP, XO, Y = 0.12, 0.37, [0.93, 0.70, 0.47, 0.24]
 BOX = dict(boxstyle="round,pad=0.35", lw=2)
 
 
@@ -102,10 +103,27 @@ for (label, tried, name), y, y_up in zip(levels, Y[1:], Y):
         ax.text(XO, y - 0.05, f"dont {wrong} calcul{'s' if wrong > 1 else ''} faux", ha="center",
                 va="center", fontsize=15, color=RED, fontweight="bold")
     collapsed.append({"level": name, "tried": len(tried), "path": label, "wrong": wrong})
-ax.text(0.0, 0.13, f"Réponse {pretty(ANSWER)} = {evaluate(ANSWER)} : {'juste ✓' if ok_answer else 'fausse ✗'}",
-        fontsize=15, color=GREEN if ok_answer else RED, va="center")
-ax.text(0.0, 0.04, f"mais {len(errors)} calculs faux en chemin (voir l’erratum)", fontsize=15, color=RED,
-        va="center")
+ax.text(0.0, 0.04, f"Réponse {pretty(ANSWER)} = {evaluate(ANSWER)}\u202f: {'juste ✓' if ok_answer else 'fausse ✗'}",
+        fontsize=16, color=GREEN if ok_answer else RED, va="center")
+
+
+def french(text):
+    """'57, 1, 812, 1.03' -> '57\u202f; 1\u202f; 812\u202f; 1,03' (decimal comma, so ';' between values)."""
+    return "\u202f; ".join(v.strip().replace(".", ",") for v in text.split(","))
+
+
+# the trace's wrong calculations, one line each: what it wrote, what is right
+lines = []
+for e in errors:
+    if e["kind"] == "remaining numbers":
+        lines.append(f"{pretty(e['operation'])} laisse {e['expected']}, pas {e['claimed']}")
+    else:
+        pair = re.search(r"\(\d+, \d+\)", e["text"]).group(0)
+        lines.append(f"{pair} donne {french(e['expected'])},\n      pas {french(e['claimed'])}")
+ax.text(0.56, 0.97, f"Les {len(errors)} calculs faux de la trace", fontsize=17, fontweight="bold", color=RED,
+        va="top")
+ax.text(0.56, 0.87, "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1)), fontsize=16, va="top",
+        linespacing=1.35)
 assert_no_overlap(fig)
 run.savefig(fig, "game24-tree.svg")
 
