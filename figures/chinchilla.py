@@ -5,21 +5,25 @@ fit L(N, D) = E + A/N^α + B/D^β (eq. 10: E 1.69, A 406.4, B 410.7, α 0.34, β
 (Besiroglu, Erdil, Barnett, You, arXiv 2404.10102) refit Hoffmann's own points and got E 1.8172,
 A 482.01, B 2085.43, α 0.3478, β 0.3658 [V]. With C = 6·N·D the optimum is closed form:
 G = (αA/βB)^(1/(α+β)), N_opt = G·(C/6)^(β/(α+β)), D_opt = (C/6)/N_opt.
-The plot (a 45 % column) shows the loss along fixed compute budgets (iso-FLOP curves) for
-Hoffmann's fit; the JSON also holds Epoch's fit, N_opt(C) for both against Kaplan et al. 2020's
-N_opt = 1.3e9·C^0.73 (C in PF-days; Table 6 [S]), and the talk's models at C = 6·N·D.
+The plot (a 45 % column) draws the slide's point, the two compute-optimal allocations from
+their published exponents: Kaplan et al. 2020 (§6), N_opt ∝ C^0.73 and D_opt ∝ C^0.27;
+Hoffmann et al. 2022 (Table 2, approach 1), N_opt ∝ C^0.50 and D_opt ∝ C^0.50; as growth
+factors from any starting budget, so that no constant enters. The JSON also holds the iso-FLOP
+curves of both fits, N_opt(C) against Kaplan's N_opt = 1.3e9·C^0.73 (C in PF-days [S]), and the
+talk's models at C = 6·N·D.
 
 Run alone: python figures/chinchilla.py --profile quick   (writes into _scratch/chinchilla/)
 """
 
 FIGURE = {
     "name": "chinchilla",
-    "caption": "Courbes iso-FLOP de l’ajustement de Hoffmann et al. (2022) : à budget de calcul fixé, "
-               "la perte a un minimum, qui se déplace vers les grands modèles",
-    "alt": "Quatre courbes en U, une par budget de calcul (10 puissance 19, 21, 23 et 25 opérations) : "
-           "la perte en fonction du nombre de paramètres, en échelle logarithmique, a un minimum marqué "
-           "d’un point ; une ligne pointillée relie ces optimums, de 3 à 1,85 environ, vers des modèles "
-           "de plus en plus grands.",
+    "caption": "Comment répartir un calcul plus grand : Kaplan et al. (2020) font grandir surtout le "
+               "modèle (N ∝ C^0,73, D ∝ C^0,27), Hoffmann et al. (2022) modèle et données autant "
+               "(N, D ∝ C^0,5)",
+    "alt": "Trois droites en échelle log-log, du point (1, 1) : en abscisse, le calcul multiplié par 1 à "
+           "10 000 ; en ordonnée, la taille optimale multipliée. Kaplan 2020 : les paramètres N croissent "
+           "comme C puissance 0,73 (×830 pour ×10 000), les données D comme C puissance 0,27 (×12). "
+           "Hoffmann 2022 : paramètres et données croissent tous deux comme C puissance 0,5 (×100).",
     "outputs": ["chinchilla.svg", "chinchilla.json"],
     "needs": [],
     "gpu": False,

@@ -11,9 +11,10 @@ Run alone: python figures/emergence_metric.py --profile quick   (writes into _sc
 
 FIGURE = {
     "name": "emergence-metric",
-    "caption": "Une émergence qui vient de la métrique (d’après Schaeffer et al., 2023) : la précision "
+    "caption": "Illustration : une émergence qui vient de la métrique (d’après Schaeffer et al., 2023) : la précision "
                "par jeton progresse régulièrement, la réponse exacte sur 5 jetons semble surgir",
-    "alt": "Deux courbes en fonction de la taille du modèle, axe horizontal logarithmique : la précision "
+    "alt": "Deux courbes illustratives (inventées, pas mesurées) en fonction de la taille relative du "
+           "modèle, axe horizontal logarithmique : la précision "
            "par jeton monte régulièrement, la précision en correspondance exacte, sa puissance 5, reste "
            "près de zéro puis monte brusquement.",
     "outputs": ["emergence-metric.svg", "emergence-metric.json"],

@@ -58,7 +58,7 @@ for r in data["rows"]:
 # GPT-4 best first; an exam below the 5th percentile goes last
 rows.sort(key=lambda r: -(r["gpt4"]["low"] if r["gpt4"]["low"] is not None else -1))
 
-fig, ax = canvas(1200, 480)
+fig, ax = canvas(1180, 480)
 for y, r in enumerate(rows):
     xs = {k: (r[k]["low"] if r[k]["low"] is not None else 0) for k in MODELS}
     ax.plot([xs["gpt35"], xs["gpt4"]], [y, y], color="0.75", lw=3, zorder=1)

@@ -19,7 +19,8 @@ FIGURE = {
     "alt": "Arbre de recherche replié : de 11 7 4 1, le chemin suivi par la trace, 4 + 1 donne "
            "(11, 7, 5), puis 7 × 5 donne (35, 11), puis 35 − 11 = 24, en vert ; à chaque niveau, une "
            "case grise compte les autres essais de la trace (3, 15 et 10) et ses calculs faux (1, 2 et 3). "
-           "La réponse (7 × (4 + 1)) − 11 = 24 est juste, mais la trace contient 6 calculs faux.",
+           "La réponse (7 × (4 + 1)) − 11 = 24 est juste. À droite, les 6 calculs faux de la trace, chacun "
+           "avec le résultat juste : 11 − 4 laisse (7, 7, 1), pas (7, 3, 1), et ainsi de suite.",
     "outputs": ["game24-tree.svg", "game24.json"],
     "needs": [],
     "gpu": False,

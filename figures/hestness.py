@@ -23,7 +23,7 @@ FIGURE = {
     "name": "hestness",
     "caption": "Les trois régions d’une courbe d’apprentissage (Hestness et al., 2017), calculées "
                "exactement sur un langage synthétique : petites données, loi de puissance, erreur irréductible",
-    "alt": "Courbe de perte en fonction de la taille des données, en échelle log-log : un plateau "
+    "alt": "Courbe de perte en fonction de la taille des données, de 1 à 10 milliards d’exemples, en échelle log-log : un plateau "
            "près de l’erreur du hasard, puis une droite de pente −0,33, puis un palier à l’erreur "
            "irréductible 0,7. L’ajustement en pointillés retrouve la pente et le palier.",
     "outputs": ["hestness.svg", "hestness.json"],

@@ -55,7 +55,7 @@ for key, _, const, alpha, (lo, hi), status, _ in LAWS:
                    "loss_factor_per_10x": 10 ** -alpha}   # docs/sources.md: 0.891, 0.804, 0.839
 
 # -- plot -------------------------------------------------------------------------------------
-fig, axes = canvas(1200, 470, 1, 3, sharey=True)
+fig, axes = canvas(1180, 470, 1, 3, sharey=True)
 for ax, (key, xlabel, const, alpha, (lo, hi), _, colour) in zip(axes, LAWS):
     c = curves[key]
     ax.loglog(c["x"], c["loss"], color=colour, lw=3)

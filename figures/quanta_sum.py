@@ -17,7 +17,7 @@ FIGURE = {
     "name": "quanta-sum",
     "caption": "Une loi d’échelle lisse faite de sauts (modèle des quanta, Michaud et al., 2023) : "
                "chaque compétence s’acquiert brusquement, leur moyenne pondérée décroît en loi de puissance",
-    "alt": "À gauche, en log-log, la perte moyenne sur 500 compétences décroît en ligne droite avec la "
+    "alt": "Modèle illustratif. À gauche, en log-log, la perte moyenne sur 500 compétences décroît en ligne droite avec la "
            "taille du modèle. À droite, la perte de quelques compétences prises isolément : chacune "
            "reste haute puis tombe d’un coup à zéro, chacune à une taille différente.",
     "outputs": ["quanta-sum.svg", "quanta-sum.json"],
