@@ -49,7 +49,7 @@ boxes = [
     ("linéaire → vocabulaire", "head", 6.5),
     ("softmax", "head", 7.4),
 ]
-fig, ax = canvas(590, 440)
+fig, ax = canvas(580, 440)
 for label, key, y in boxes:
     ax.add_patch(FancyBboxPatch((X - W / 2, y - H / 2), W, H, boxstyle="round,pad=0.02,rounding_size=0.12",
                                 facecolor=COLOURS[key], alpha=0.35, edgecolor=COLOURS[key], linewidth=2))
@@ -94,7 +94,7 @@ for arch in models:
     shares[arch["name"]] = {k: parts[k] / parts["total"] for k in ("embeddings", "attention", "mlp", "norms")}
     shares[arch["name"]]["total"] = parts["total"]
 
-fig, ax = canvas(590, 440)
+fig, ax = canvas(580, 440)
 names = [a["name"] for a in models][::-1]   # first model of the file at the top
 left = [0.0] * len(names)
 for key in ("embeddings", "attention", "mlp"):
