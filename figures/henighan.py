@@ -79,7 +79,7 @@ def spread(values, gap):
 
 
 # -- plot ----------------------------------------------------------------------------------------
-fig, (left, right) = canvas(1180, 440, 1, 2, width_ratios=(1.55, 1))
+fig, (left, right) = canvas(1200, 440, 1, 2, width_ratios=(1.55, 1))
 ends = []
 for domain, colour in SHOWN:
     c = curves[domain]

@@ -49,7 +49,7 @@ for m in hub["models"]:
     rows.append({**m, "params": count(arch[m["name"]])["total"], "published": arch[m["name"]]["published"]})
 
 # -- plot: one bar per repository, log size; licence written at the bar's end --------------------
-fig, ax = canvas(1180, 500)
+fig, ax = canvas(1200, 500)
 y = np.arange(len(rows))[::-1]
 for yi, r in zip(y, rows):
     label, colour = KINDS[r["kind"]]
