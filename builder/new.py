@@ -66,7 +66,10 @@ def _one_line(field: str, value: str) -> str:
 def ces_requirement() -> str:
     """The requirement that installs this ces, for a new talk's pyproject.toml: this checkout
     (its git remote when it has one, else its path), or the address it was installed from
-    (PEP 610's direct_url.json), else the released version."""
+    (PEP 610's direct_url.json), else the released version. $CES_REQUIREMENT overrides them all
+    (e.g. `ces @ git+https://github.com/you/ces@v0.2`)."""
+    if os.environ.get("CES_REQUIREMENT", "").strip():
+        return os.environ["CES_REQUIREMENT"].strip()
     checkout = Path(__file__).resolve().parent.parent
     if (checkout / "pyproject.toml").is_file() and (checkout / "builder" / "cli.py").is_file():
         try:
@@ -105,7 +108,11 @@ def figure_text(name: str, lang: str) -> str:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "talk"
+    """A distribution name from the directory's: `Mon exposé` -> mon-expose."""
+    import unicodedata
+
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "talk"
 
 
 def create_talk(dest: Path, lang: str = "fr", title: str | None = None, author: str | None = None,
