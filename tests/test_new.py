@@ -198,13 +198,14 @@ Another figure, from the skeleton.
 @pytest.mark.parametrize("broken", [False, True])
 def test_a_second_talk(talk, broken):
     """The English talk, a figure added: built (both figures computed), `ces check` clean, printed,
-    verified; a second build computes nothing. Broken: small slide text, which `ces check` finds."""
+    verified; a second build computes nothing. Broken: the author's name in small text on the title
+    slide, which `ces check` finds."""
     ces(talk, "new", "figure", "darts-error")
     with open(talk / "slides" / "index.qmd", "a", encoding="utf-8") as f:
         f.write(SLIDE)
     if broken:
         css = talk / "slides" / "deck.css"
-        css.write_text(css.read_text().replace("--r-main-font-size: 34px", "--r-main-font-size: 12px"))
+        css.write_text(css.read_text().replace(".author { font-size: 34px; }", ".author { font-size: 12px; }"))
     start = time.perf_counter()
     build = ces(talk, "build", env={"CES_NO_CHECK": "1"}, timeout=300)
     built = time.perf_counter() - start
