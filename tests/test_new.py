@@ -232,6 +232,15 @@ def test_a_second_talk(talk, broken):
     assert not [w for w in THIS_TALK if w in html]
 
 
+def copy_of_ces(dest: Path) -> Path:
+    """What ces's wheel is built from (builder/, pyproject.toml, README.md), copied: a pip install
+    from it leaves no build/ in this checkout."""
+    shutil.copytree(REPO / "builder", dest / "builder", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, dest / name)
+    return dest
+
+
 # -- docs/authoring.md, run as written ----------------------------------------------------------
 
 GUIDE = REPO / "docs" / "authoring.md"
@@ -259,25 +268,30 @@ def test_the_authoring_guide_runs(tmp_path):
     (the venv sees this machine's packages, so nothing is downloaded but the build backend).
     `ces preview` (it serves until stopped) gets SIGINT once it serves."""
     require_tool("chromium")
+    source = copy_of_ces(tmp_path / "src")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
+    # The guide's premise, "ces installed": this checkout, in the venv.
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
+                    str(source)], check=True, timeout=600, capture_output=True)
     script = "\n".join(guide_commands(GUIDE.read_text(encoding="utf-8")))
     assert script.count("ces preview --port 0\n") == 1
     script = script.replace("ces preview --port 0\n", "preview_briefly\n")
     prelude = r"""set -euo pipefail
-preview_briefly() {  # ces preview until it serves, then Ctrl-C
-  ces preview --port 0 > preview.log 2>&1 & local pid=$!
-  for _ in $(seq 120); do grep -q "Preview on http" preview.log && break; sleep 0.5; done
+preview_briefly() {  # ces preview until it serves, then Ctrl-C (set -m: else a background job ignores SIGINT)
+  set -m; ces preview --port 0 > preview.log 2>&1 & local pid=$!; set +m
+  for _ in $(seq 240); do grep -q "Preview on http" preview.log && break; sleep 0.5; done
   kill -INT $pid; wait $pid; cat preview.log; grep -q "Preview on http" preview.log
 }
 """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update({"PATH": f"{venv / 'bin'}{os.pathsep}{env['PATH']}", "CES_REQUIREMENT": f"ces @ {REPO.as_uri()}",
+    env.update({"PATH": f"{venv / 'bin'}{os.pathsep}{env['PATH']}", "CES_REQUIREMENT": f"ces @ {source.as_uri()}",
                 "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-                "GIT_COMMITTER_EMAIL": "t@example.org", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+                "GIT_COMMITTER_EMAIL": "t@example.org", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                "CES_NO_CHECK": "1"})  # `ces build`'s own check: the guide runs `ces check` itself
     start = time.perf_counter()
     proc = subprocess.run(["bash", "-c", prelude + script + "\npython -c 'import builder; print(builder.__file__)'"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=900, env=env, check=False)
+                          cwd=tmp_path, capture_output=True, text=True, timeout=1800, env=env, check=False)
     out = proc.stdout + proc.stderr
     if proc.returncode != 0 and re.search(r"(Could not find a version|No matching distribution|Network is unreachable)", out):
         _missing(f"pip could not fetch the build backend: {out[-300:]}")
@@ -345,10 +359,7 @@ def test_the_tool_alone_installs_in_a_bare_venv(tmp_path):
     """`pip install` of ces (a copy of what the wheel is built from) into a venv that sees none of
     this machine's packages: no torch, transformers, scipy, pandas, matplotlib or numpy comes
     with it, `ces --help` works, and `ces new` finds its templates in the installed package."""
-    source = tmp_path / "src"
-    shutil.copytree(REPO / "builder", source / "builder", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, source / name)
+    source = copy_of_ces(tmp_path / "src")
     venv = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = str(venv / "bin" / "python")
