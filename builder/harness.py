@@ -14,7 +14,6 @@ import json
 import os
 import runpy
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -152,11 +151,7 @@ def main(spec_path: str) -> int:
     sys.path[:0] = [str(root / "figures"), str(root)]
     code_dirs = {str(root / "figures"), str(root)}
     sys.argv = [spec["script"]]
-    scratch_tmp = outdir.parent / "tmp"
-    scratch_tmp.mkdir(exist_ok=True)
-    os.environ["TMPDIR"] = str(scratch_tmp)   # /tmp may hold the project: then it is read-only
-    tempfile.tempdir = None
-    guarded = guard.restrict(str(root), str(outdir.parent)) if spec.get("write_guard", True) else None
+    guarded = guard.confine(str(outdir.parent), broker=spec.get("sandbox_broker", False))
     start = time.perf_counter()
     sys.addaudithook(hook)
     status = 0
