@@ -26,6 +26,7 @@ audit hook still reports what the figure's own Python wrote in the project.
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 import platform
 import stat
@@ -127,8 +128,9 @@ def confine(staging: str, broker: bool = False) -> str | None:
     for d in (tmp, env["HOME"], env["XDG_RUNTIME_DIR"]):
         os.makedirs(d, mode=0o700, exist_ok=True)
     if broker:
-        from . import sandbox
-        sandbox.start_broker()
+        # Imported by name: only a figure that imports builder.sandbox (and so has it keyed)
+        # gets here; a static import would make sandbox.py an input of every figure.
+        importlib.import_module(".sandbox", __package__).start_broker()
     os.environ.update(env)
     tempfile.tempdir = None
     return restrict(staging)

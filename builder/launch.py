@@ -266,7 +266,7 @@ class _LogSink(threading.Thread):
         super().__init__(daemon=True)
         self.fd, self.path, self.cap = fd, path, cap
         self.file = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644),
-                              "wb")
+                              "wb", buffering=0)   # the log is read while it grows (tail, heartbeat)
         self.size = self.cut = 0
         self.stop = threading.Event()
         self.start()

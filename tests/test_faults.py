@@ -470,9 +470,9 @@ def test_damaged_cache_is_detected_reported_and_recomputed(damaged_deck, run_ces
 def test_misbehaving_figures_fail_clearly_and_the_rest_builds(deck):
     add_figure(deck, "hang", "time.sleep(600)\n", timeout={"smoke": 2})
     add_figure(deck, "after-hang", 'run.save_json("out.json", 1)\n', needs=["hang"])
-    add_figure(deck, "hog", 'blob = [bytearray(2**28) for _ in range(16)]\nfig.save_json("out.json", 1)\n',
+    add_figure(deck, "hog", 'blob = [bytearray(2**28) for _ in range(16)]\nrun.save_json("out.json", 1)\n',
                memory_gb=1)
-    add_figure(deck, "vandal", 'Path("notes.txt").write_text("x")\nfig.save_json("out.json", 1)\n')
+    add_figure(deck, "vandal", 'Path("notes.txt").write_text("x")\nrun.save_json("out.json", 1)\n')
     add_figure(deck, "lazy", "pass\n")
     add_figure(deck, "chatty", 'for i in range(200_000):\n    print(f"{i:08d} " + "x" * 95)\n'
                                'run.save_json("out.json", 1)\n')
@@ -681,7 +681,7 @@ def test_a_figure_cleaning_its_own_temporary_directory_is_no_vandal(deck):
     those are not the project's files (the llm-pot sandbox cleans its working directory so)."""
     add_figure(deck, "tidy", 'import shutil, tempfile\nd = Path(tempfile.mkdtemp())\n'
                '(d / "main.py").write_text("x")\n(d / "sub").mkdir()\n(d / "sub" / "a").write_text("y")\n'
-               'shutil.rmtree(d)\nfig.save_json("out.json", 1)\n')
+               'shutil.rmtree(d)\nrun.save_json("out.json", 1)\n')
     out = ces(deck, "build", "--profile", "smoke", timeout=60)
     assert out.returncode == 0 and "ran      tidy" in out.stdout, out.stdout + out.stderr
 
@@ -737,7 +737,7 @@ def test_a_data_file_edited_while_its_figure_runs_fails_the_figure(deck, edit_du
 
 # -- the lock and `ces clean` (issue #12) ------------------------------------------------------
 def test_ces_clean_waits_for_a_running_build(deck):
-    add_figure(deck, "slowfig", 'print("started", flush=True)\ntime.sleep(2)\nfig.save_json("out.json", 1)\n')
+    add_figure(deck, "slowfig", 'print("started", flush=True)\ntime.sleep(2)\nrun.save_json("out.json", 1)\n')
     build = start(deck, "build", "--profile", "smoke", "slowfig")
     log = deck / "cache" / ".logs" / "slowfig.log"
     until(lambda: log.exists() and "started" in log.read_text(), "the figure to start")
@@ -750,7 +750,7 @@ def test_ces_clean_waits_for_a_running_build(deck):
 
 def test_the_lock_survives_git_clean_removing_its_files(deck):
     """`git clean -X` removes ignored files, cache/.lock* among them: a second build still waits."""
-    add_figure(deck, "slowfig", 'print("started", flush=True)\ntime.sleep(2)\nfig.save_json("out.json", 1)\n')
+    add_figure(deck, "slowfig", 'print("started", flush=True)\ntime.sleep(2)\nrun.save_json("out.json", 1)\n')
     first = start(deck, "build", "--profile", "smoke", "slowfig")
     log = deck / "cache" / ".logs" / "slowfig.log"
     until(lambda: log.exists() and "started" in log.read_text(), "the figure to start")
