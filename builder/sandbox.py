@@ -112,9 +112,11 @@ def _bwrap_works() -> str | None:
         else:
             try:
                 with tempfile.TemporaryDirectory(prefix="ces-sandbox-probe-") as d:
+                    log = Path(d) / "probe.log"
                     r = launch.run([*_bwrap_argv(Path(d), proc=False), sys.executable, "-I", "-S", "-c", "pass"],
-                                   cwd=d, env={}, timeout=20, stderr=None)
-                why = None if r.returncode == 0 else f"bubblewrap does not start here ({r.problem})"
+                                   cwd=d, env={}, timeout=20, log_path=log)
+                    said = " ".join(launch.tail(log, 2)).strip()
+                why = None if r.returncode == 0 else f"bubblewrap does not start here ({r.problem}{': ' + said if said else ''})"
             except OSError as exc:
                 why = f"bubblewrap does not start here ({exc})"
         _probe["bwrap"] = why
