@@ -292,10 +292,12 @@ def _staging_problem(fd: int) -> str | None:
 
 def _read_record_at(fd: int) -> dict | None:
     try:
-        rfd = os.open("record.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-    except FileNotFoundError:
+        rfd = os.open("record.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
+    except (FileNotFoundError, OSError):
         return None
     with os.fdopen(rfd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(rfd).st_mode):   # a FIFO would block ces
+            return None
         try:
             record = json.loads(f.read(64 * 2**20).decode("utf-8"))
         except ValueError:
@@ -310,11 +312,17 @@ def _names(names: list[str], most: int = 5) -> str:
 
 
 def _read_record(staging: Path) -> dict:
+    """The record of a failed run, when there is a sound one ({} otherwise: a link, a FIFO)."""
     try:
-        record = json.loads((staging / "record.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
         return {}
-    return record if isinstance(record, dict) else {}
+    try:
+        return _read_record_at(fd) or {}
+    except OSError:
+        return {}
+    finally:
+        os.close(fd)
 
 
 def _guard_problem(record: dict) -> str | None:

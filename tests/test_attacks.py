@@ -275,3 +275,21 @@ def test_a_thousand_undeclared_outputs_make_a_short_error_said_once(deck):
     assert err is not None and "undeclared" in printed
     assert len(printed) + len(str(err)) < 2000, (len(printed), len(str(err)))
     assert "undeclared" not in str(err)
+
+
+@pytest.mark.slow
+def test_a_fifo_planted_as_the_record_does_not_hang_ces(deck):
+    add_figure(deck, "fifo", """
+        import os
+        os.mkfifo(run.outdir.parent / "record.json.new")
+        os.replace(run.outdir.parent / "record.json.new", run.outdir.parent / "record.json")
+        raise SystemExit(1)
+    """, timeout=5)
+    proc = start(deck, "build", "--profile", "smoke", "fifo")
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("ces hung on the FIFO its figure planted")
+    assert proc.returncode == 1 and "FAILED   fifo" in out, out
