@@ -735,6 +735,12 @@ def start_broker() -> None:
             launch.die_with_parent()
             launch._prctl(4, 0)   # PR_SET_DUMPABLE 0: no /proc/<broker>/mem, fd or environ for the figure
             os.environ.pop(BROKER_ENV, None)
+            # Unconfined, the broker imports only the interpreter's modules (a preload named
+            # by the figure is looked up there, never in the project the figure can shape).
+            os.chdir("/")
+            prefixes = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
+            sys.path[:] = [p for p in sys.path if p and (os.path.realpath(p) + os.sep).startswith(prefixes)]
+            importlib.invalidate_caches()
             for fd in range(3, 1024):   # nothing of the harness but the socket
                 if fd != theirs.fileno():
                     try:

@@ -293,3 +293,21 @@ def test_a_fifo_planted_as_the_record_does_not_hang_ces(deck):
         proc.communicate()
         pytest.fail("ces hung on the FIFO its figure planted")
     assert proc.returncode == 1 and "FAILED   fifo" in out, out
+
+
+@pytest.mark.slow
+def test_the_sandbox_broker_runs_no_project_code_unconfined(deck, tmp_path):
+    require_tool("bwrap")
+    planted = tmp_path / f"planted-{uuid.uuid4().hex}"
+    (deck / "figures" / "evilpkg").mkdir()   # looking up evilpkg.mod imports evilpkg
+    (deck / "figures" / "evilpkg" / "__init__.py").write_text(f"open({str(planted)!r}, 'w').write('escaped')\n")
+    add_figure(deck, "preloader", """
+        from builder.sandbox import SandboxError, run_python
+        try:
+            run_python("ans = 1", value="ans", preload=("evilpkg.mod",), timeout=20)
+        except (SandboxError, ImportError, ModuleNotFoundError):
+            pass
+        run.save_json("out.json", {"ok": 1})
+    """)
+    run_figure(deck, "preloader")
+    assert not planted.exists(), "project code ran outside the figure's confinement"

@@ -236,7 +236,7 @@ def test_kill_figure_processes_at_random_points(deck):
         kills += len(killed)
         if killed:  # else the figure had finished when the signal came
             assert killed == [name] and proc.returncode == 1 and "Traceback" not in out, out
-            assert f"1 figure(s) failed: {name}: killed" in out
+            assert f"1 figure(s) failed: {name}\n" in out and out.count(f"FAILED   {name}: killed") == 1, out
             for down in downstream(name):
                 assert f"  skipped  {down} (upstream " in out, out
         after = audit(root, f"after figure kill {kills}")
