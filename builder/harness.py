@@ -5,7 +5,7 @@ opens or lists under the project (the figure's depfile), each hashed when it is 
 and again when the script ends (a file that changed in between is reported: the entry would
 lie); every file it writes, removes or renames in the project outside its staging directory;
 and the commands it starts. All go to the record file named in RUN.json when the script ends.
-Before the script runs, builder.guard makes the rest of the project read-only (Landlock).
+Before the script runs, builder.guard confines it (Landlock): it writes nothing but its staging directory.
 """
 
 from __future__ import annotations

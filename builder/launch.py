@@ -263,13 +263,14 @@ def log_cap(root) -> int:
 
 class _LogSink(threading.Thread):
     """Drains a launch's stdout+stderr pipe into its log file, keeping at most `cap` bytes: the
-    first ones until the file reaches twice that, then only the tail (compacted in place)."""
+    first ones until the file reaches twice that, then only the tail, moved to the file's start
+    in 1 MiB blocks (ces's memory does not grow with the log)."""
 
     def __init__(self, fd: int, path, cap: int):
         super().__init__(daemon=True)
-        self.fd, self.path, self.cap = fd, path, cap
-        self.file = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644),
-                              "wb", buffering=0)   # the log is read while it grows (tail, heartbeat)
+        self.fd, self.cap = fd, cap
+        # The log is read while it grows (tail, heartbeat): unbuffered writes.
+        self.out = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         self.size = self.cut = 0
         self.stop = threading.Event()
         self.start()
@@ -285,40 +286,38 @@ class _LogSink(threading.Thread):
                 chunk = os.read(self.fd, 1 << 16)
                 if not chunk:
                     return
-                self.file.write(chunk)
+                os.pwrite(self.out, chunk, self.size)
                 self.size += len(chunk)
                 if self.size > 2 * self.cap:
                     self._compact()
         except OSError:
             return
 
-    def _compact(self):
-        self.file.flush()
-        with open(self.path, "rb") as f:
-            f.seek(self.size - self.cap)
-            kept = f.read()
-        self.cut += self.size - len(kept)
-        self.file.seek(0)
-        self.file.truncate()
-        self.file.write(kept)
-        self.size = len(kept)
+    def _compact(self, head: bytes = b"") -> None:
+        """Keep the last cap - len(head) bytes, after head, at the start of the file."""
+        keep = max(0, self.cap - len(head))
+        src, dst = self.size - keep, 0
+        self.cut += src
+        if head:
+            os.pwrite(self.out, head, 0)
+            dst = len(head)
+        while src < self.size:   # src >= dst: copying forward never overwrites what is still to copy
+            block = os.pread(self.out, min(1 << 20, self.size - src), src)
+            os.pwrite(self.out, block, dst)
+            src, dst = src + len(block), dst + len(block)
+        os.ftruncate(self.out, dst)
+        self.size = dst
 
     def close(self):
         self.stop.set()
         self.join(5)
         try:
-            if self.size > self.cap:
-                self._compact()
-            self.file.flush()
-            if self.cut:
-                with open(self.path, "rb") as f:
-                    kept = f.read()
-                self.file.seek(0)
-                self.file.truncate()
-                self.file.write(f"[ces: the first {self.cut} bytes of this log were cut; "
-                                f"the last {len(kept)} are kept (build.log_max_mb)]\n".encode() + kept)
+            if self.size > self.cap or self.cut:
+                head = (f"[ces: {self.cut + self.size} bytes were written to this log; only the last ones are "
+                        f"kept (build.log_max_mb: {self.cap / 2**20:g})]\n").encode()
+                self._compact(head)
         finally:
-            self.file.close()
+            os.close(self.out)
             os.close(self.fd)
 
 

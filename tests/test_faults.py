@@ -498,7 +498,10 @@ def test_misbehaving_figures_fail_clearly_and_the_rest_builds(deck):
     assert "Error: 5 figure(s) failed: " in out.stderr and "Traceback" not in out.stderr
     assert len(stdout) < 100_000, "the huge log reached the terminal"
     entry = _entry(deck, "chatty")
-    assert (deck / "cache" / ".logs" / "chatty.log").stat().st_size > 20_000_000  # the full log, outside the entry
+    full = deck / "cache" / ".logs" / "chatty.log"   # capped at 10 MB (build.log_max_mb), its end kept
+    assert 9 * 2**20 < full.stat().st_size <= 10 * 2**20, full.stat().st_size
+    with open(full, "rb") as f:
+        assert f.readline().startswith(b"[ces: 21") and f.read().endswith(b"x" * 95 + b"\n")
     assert (entry / "log.txt").stat().st_size <= 256 * 1024
     assert (entry / "log.txt").read_text().endswith("x" * 95 + "\n")  # the log's end is kept
     assert sorted(p.name for p in (deck / "cache").iterdir() if not p.name.startswith(".")) == [
