@@ -5,7 +5,8 @@ static binary, bubblewrap's children):
   - writes — create, write, truncate, remove, rename, link, mkdir, mknod — are refused
     *everywhere on the filesystem* except beneath the figure's staging directory (its `out/`
     and its private `tmp/`, which is TMPDIR, HOME and every cache directory: see `private_env`)
-    and on the harmless character devices (/dev/null, /dev/zero, /dev/full, /dev/tty). The venv
+    and on the harmless character devices (/dev/null, /dev/zero, /dev/full, /dev/tty) and the
+    GPUs' (/dev/nvidia*, /dev/kfd, /dev/dri/*: using a GPU is opening them read-write). The venv
     (a `.pth` file would run in every later `ces`), ~/.cache, ~/.config, /dev/shm, /tmp, other
     projects and the project's own `__pycache__` (a forged .pyc would change other figures
     without entering their keys) are all read-only to it. Reading and executing are not
@@ -39,6 +40,10 @@ MAKE = sum(1 << b for b in range(6, 13))       # char, dir, reg, sock, fifo, blo
 REFER, TRUNCATE = 1 << 13, 1 << 14             # ABI 2, ABI 3
 SCOPE_SIGNAL = 1 << 1                          # ABI 6
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/tty")
+# Accelerators are opened read-write to be used at all (CUDA's /dev/nvidia*, ROCm's /dev/kfd,
+# /dev/dri/*): writing to them is using the GPU, not changing a file.
+GPU_DEVICES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset", "/dev/kfd")
+GPU_DIRS = ("/dev/dri", "/dev/nvidia-caps")
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -58,6 +63,13 @@ def abi() -> int:
         return 0
     libc = ctypes.CDLL(None, use_errno=True)
     return max(0, libc.syscall(numbers[0], None, ctypes.c_size_t(0), ctypes.c_uint32(1)))  # _VERSION flag
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
 
 
 def private_env(tmp: str) -> dict:
@@ -92,7 +104,9 @@ def restrict(staging: str) -> str | None:
     if ruleset < 0:
         return None
     try:
-        places = [(staging, handled)] + [(d, handled & (WRITE_FILE | TRUNCATE)) for d in DEVICES]
+        gpus = [f"/dev/{n}" for n in _listdir("/dev") if n.startswith("nvidia") and n[6:].isdigit()]
+        places = [(staging, handled)] + [(d, handled & (WRITE_FILE | TRUNCATE))
+                                         for d in (*DEVICES, *GPU_DEVICES, *gpus, *GPU_DIRS)]
         for place, rights in places:
             try:  # never follow a link: the staging directory was made by ces, the devices are the system's
                 fd = os.open(place, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -100,7 +114,10 @@ def restrict(staging: str) -> str | None:
                 continue
             try:
                 mode = os.fstat(fd).st_mode
-                if place == staging and not stat.S_ISDIR(mode) or place != staging and not stat.S_ISCHR(mode):
+                if place == staging or place in GPU_DIRS:
+                    if not stat.S_ISDIR(mode):
+                        continue
+                elif not stat.S_ISCHR(mode):
                     continue
                 rule = _PathBeneath(rights, fd)
                 if libc.syscall(add_rule, ruleset, RULE_PATH_BENEATH, ctypes.byref(rule), ctypes.c_uint32(0)) != 0 \
