@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 
@@ -137,7 +138,8 @@ def materialise(root: Path, figures: dict[str, FigureSpec], outcomes: dict[str, 
             shutil.rmtree(old)
         tmp = base / f".{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(outcome.entry.path / "out", tmp)
+        os.mkdir(tmp)
+        _copy_verified(outcome.entry, tmp)
         (tmp / ".key").write_text(outcome.entry.key)
         os.rename(tmp, target)
     for stale_dir in base.iterdir():
@@ -147,6 +149,33 @@ def materialise(root: Path, figures: dict[str, FigureSpec], outcomes: dict[str, 
                 shutil.rmtree(stale_dir)
             else:  # a stray file or link: not ours, but in the directory ces owns
                 stale_dir.unlink()
+
+
+def _copy_verified(entry: Entry, dest: Path) -> None:
+    """Copy each output the entry's manifest lists into dest, opened without following a link,
+    hashed as it is copied and checked against the sha256 recorded at commit: a missing,
+    replaced or altered output is a BuildError (the deck never ships a file ces did not make)."""
+    import hashlib
+
+    for name, digest in sorted(entry.manifest["outputs"].items()):
+        where = f"{entry.path.relative_to(entry.path.parent.parent.parent)}/out/{name}"
+        try:
+            src = os.open(entry.output(name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            raise BuildError(f"cannot copy {where} to the slides: {exc.strerror} (a link, or removed)",
+                             tip="run `ces build` again: the entry is checked and recomputed") from None
+        h = hashlib.sha256()
+        with os.fdopen(src, "rb") as f, open(os.open(dest / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                                     | os.O_CLOEXEC, 0o644), "wb") as out:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise BuildError(f"cannot copy {where} to the slides: not a regular file",
+                                 tip="run `ces build` again: the entry is checked and recomputed")
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+                out.write(block)
+        if h.hexdigest() != digest:
+            raise BuildError(f"{where} changed after it was committed (its sha256 is not the manifest's)",
+                             tip="run `ces build` again: the entry is checked and recomputed")
 
 
 def status(root: Path, profile: str, frozen: bool = False, names=None) -> tuple[dict, dict]:

@@ -111,7 +111,7 @@ class LocalExecutor:
         try:
             return launch.run(harness_command(run_file), root, harness_env(root, run_file.parent), log_path=log_path,
                               timeout=timeout, memory_bytes=int(spec.memory_gb * 2**30) if spec.memory_gb else None,
-                              on_start=started)
+                              on_start=started, contain=True, log_max_bytes=launch.log_cap(root))
         finally:
             with self._lock:
                 self._procs.pop(spec.name, None)

@@ -5,7 +5,7 @@ opens or lists under the project (the figure's depfile), each hashed when it is 
 and again when the script ends (a file that changed in between is reported: the entry would
 lie); every file it writes, removes or renames in the project outside its staging directory;
 and the commands it starts. All go to the record file named in RUN.json when the script ends.
-Before the script runs, builder.guard makes the rest of the project read-only (Landlock).
+Before the script runs, builder.guard confines it (Landlock): it writes nothing but its staging directory.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import json
 import os
 import runpy
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -152,11 +151,7 @@ def main(spec_path: str) -> int:
     sys.path[:0] = [str(root / "figures"), str(root)]
     code_dirs = {str(root / "figures"), str(root)}
     sys.argv = [spec["script"]]
-    scratch_tmp = outdir.parent / "tmp"
-    scratch_tmp.mkdir(exist_ok=True)
-    os.environ["TMPDIR"] = str(scratch_tmp)   # /tmp may hold the project: then it is read-only
-    tempfile.tempdir = None
-    guarded = guard.restrict(str(root), str(outdir.parent)) if spec.get("write_guard", True) else None
+    guarded = guard.confine(str(outdir.parent), broker=spec.get("sandbox_broker", False))
     start = time.perf_counter()
     sys.addaudithook(hook)
     status = 0

@@ -16,7 +16,8 @@ and builder.sandbox (untrusted code). What every launch gets:
 The API (stable: builder.sandbox uses it too):
 
     run(cmd, cwd, env, log_path=None, timeout=None, memory_bytes=None, cpu_seconds=None, *,
-        fsize_bytes=None, stdout=None, stderr=None, pass_fds=(), on_start=None) -> Result
+        fsize_bytes=None, stdout=None, stderr=None, pass_fds=(), on_start=None, contain=False,
+        log_max_bytes=None) -> Result
 
   cmd        argv list; cwd, env as for subprocess.Popen (env=None: inherit)
   log_path   stdout and stderr both go to this file (truncated); else to `stdout`/`stderr`
@@ -27,21 +28,35 @@ The API (stable: builder.sandbox uses it too):
              (why it could not start), and .problem: None when it exited 0, else one phrase
              ("exit 3", "killed by SIGKILL (out of memory, …)", "timed out after 5 s").
 
+  contain    run it in a PID namespace of its own (`unshare --pid --fork --kill-child
+             --mount-proc`, plus a user namespace when not root) whose first process is a
+             shell that starts cmd: when cmd ends, the kernel kills every process still in the
+             namespace — a daemon that double-forked, dropped the token (`env -i`) and left
+             the session included — before run() returns. Where unshare cannot (`containment()`
+             says why), the group and token sweeps below are all there is.
+  log_max_bytes  the log (log_path) is kept to its last log_max_bytes (a first line says how
+             much was cut); it goes through a pipe that ces drains, never straight to the file.
+
 Also: tail(path, lines) of a log, copy_tail(src, dst, max_bytes), kill_group(proc),
-exit_problem(returncode), become_subreaper(), kill_orphans(cwd).
+exit_problem(returncode), become_subreaper(), kill_orphans(cwd), containment(),
+log_cap(root) (ces.yml `build: {log_max_mb: 10}`).
 """
 
 from __future__ import annotations
 
 import os
+import select
+import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 
 TOKEN_ENV = "CES_LAUNCH"
 LOG_TAIL_LINES = 25
+LOG_MAX_MB = 10            # default of ces.yml `build: {log_max_mb: …}`
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -202,18 +217,135 @@ def _alive(pid: int) -> bool:
         return False
 
 
+_containment: dict[bool, tuple[list[str], str | None]] = {}
+
+
+def _unshare_argv() -> list[str]:
+    unshare = shutil.which("unshare") or "unshare"
+    argv = [unshare, "--pid", "--fork", "--kill-child", "--mount-proc"]
+    if os.geteuid() != 0:
+        argv[1:1] = ["--user", "--map-current-user"]
+    # The shell is the namespace's init (pid 1, which signals from inside cannot kill): cmd is
+    # its child, and ends, with its status, as any process does.
+    return argv + ["--", "/bin/sh", "-c", '"$@"', "ces-init"]
+
+
+def containment() -> tuple[list[str], str | None]:
+    """(argv prefix, None) that runs a command in a PID namespace of its own, or ([], why not).
+    CES_WRITE_GUARD=off (the benchmark's "off") turns it off with the write guard."""
+    if os.environ.get("CES_WRITE_GUARD", "on") == "off":
+        return [], "CES_WRITE_GUARD=off"
+    if True not in _containment:
+        argv = _unshare_argv()
+        if not shutil.which(argv[0]):
+            _containment[True] = ([], "unshare (util-linux) is not installed")
+        else:
+            try:
+                p = subprocess.run(argv + ["true"], stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+                why = None if p.returncode == 0 else (p.stderr.decode(errors="replace").strip().splitlines()[-1:]
+                                                      or [f"exit {p.returncode}"])[0]
+            except (OSError, subprocess.SubprocessError) as exc:
+                why = str(exc)
+            _containment[True] = (argv, None) if why is None else ([], f"unshare does not start here: {why}")
+    return _containment[True]
+
+
+def log_cap(root) -> int:
+    """The largest log a launch keeps, in bytes: ces.yml `build: {log_max_mb: N}` (default 10)."""
+    from . import config
+    from .errors import ConfigError
+
+    value = config.section(root, "build").get("log_max_mb", LOG_MAX_MB)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 2**20:
+        raise ConfigError(f"{config.FILE}: build.log_max_mb: expected a positive number of MB, got {value!r}")
+    return int(value * 2**20)
+
+
+class _LogSink(threading.Thread):
+    """Drains a launch's stdout+stderr pipe into its log file, keeping at most `cap` bytes: the
+    first ones until the file reaches twice that, then only the tail, moved to the file's start
+    in 1 MiB blocks (ces's memory does not grow with the log)."""
+
+    def __init__(self, fd: int, path, cap: int):
+        super().__init__(daemon=True)
+        self.fd, self.cap = fd, cap
+        # The log is read while it grows (tail, heartbeat): unbuffered writes.
+        self.out = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        self.size = self.cut = 0
+        self.stop = threading.Event()
+        self.start()
+
+    def run(self):
+        try:
+            while True:
+                ready, _, _ = select.select([self.fd], [], [], 0.2)
+                if not ready:
+                    if self.stop.is_set():
+                        return
+                    continue
+                chunk = os.read(self.fd, 1 << 16)
+                if not chunk:
+                    return
+                os.pwrite(self.out, chunk, self.size)
+                self.size += len(chunk)
+                if self.size > 2 * self.cap:
+                    self._compact()
+        except OSError:
+            return
+
+    def _compact(self, head: bytes = b"") -> None:
+        """Keep the last cap - len(head) bytes, after head, at the start of the file."""
+        keep = max(0, self.cap - len(head))
+        src, dst = self.size - keep, 0
+        self.cut += src
+        if head:
+            os.pwrite(self.out, head, 0)
+            dst = len(head)
+        while src < self.size:   # src >= dst: copying forward never overwrites what is still to copy
+            block = os.pread(self.out, min(1 << 20, self.size - src), src)
+            os.pwrite(self.out, block, dst)
+            src, dst = src + len(block), dst + len(block)
+        os.ftruncate(self.out, dst)
+        self.size = dst
+
+    def close(self):
+        self.stop.set()
+        self.join(5)
+        try:
+            if self.size > self.cap or self.cut:
+                head = (f"[ces: {self.cut + self.size} bytes were written to this log; only the last ones are "
+                        f"kept (build.log_max_mb: {self.cap / 2**20:g})]\n").encode()
+                self._compact(head)
+        finally:
+            os.close(self.out)
+            os.close(self.fd)
+
+
 def run(cmd, cwd, env, log_path=None, timeout=None, memory_bytes=None, cpu_seconds=None, *,
-        fsize_bytes=None, stdout=None, stderr=None, pass_fds=(), on_start=None) -> Result:
+        fsize_bytes=None, stdout=None, stderr=None, pass_fds=(), on_start=None, contain=False,
+        log_max_bytes=None) -> Result:
     """Run cmd to its end (or its timeout); see the module docstring."""
     token = f"{os.getpid()}-{_place(cwd)}-{uuid.uuid4().hex}"  # who launched it, where: kill_orphans reads it
     env = dict(os.environ if env is None else env, **{TOKEN_ENV: token})
+    prefix = containment()[0] if contain else []
     start = time.perf_counter()
-    log = open(log_path, "wb") if log_path is not None else None
+    sink = log = None
+    if log_path is not None and log_max_bytes:
+        read_end, write_end = os.pipe()
+        try:
+            sink = _LogSink(read_end, log_path, int(log_max_bytes))
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
+        log = os.fdopen(write_end, "wb")
+    elif log_path is not None:
+        log = open(log_path, "wb")
     try:
         out = log if log is not None else (subprocess.DEVNULL if stdout is None else stdout)
         err = subprocess.STDOUT if log is not None else (subprocess.DEVNULL if stderr is None else stderr)
         try:
-            proc = subprocess.Popen(list(map(str, cmd)), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(prefix + list(map(str, cmd)), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=err, pass_fds=tuple(pass_fds), start_new_session=True,
                                     preexec_fn=_child_setup(memory_bytes, cpu_seconds, fsize_bytes))
         except (OSError, subprocess.SubprocessError) as exc:
@@ -221,6 +353,9 @@ def run(cmd, cwd, env, log_path=None, timeout=None, memory_bytes=None, cpu_secon
             if memory_bytes and "preexec" in str(exc):
                 why = f"could not start with a memory limit of {memory_bytes / 2**20:.3g} MiB"
             return Result(None, error=f"could not start: {why}")
+        if sink is not None:
+            log.close()   # the child holds the write end now: EOF when the last holder ends
+            log = None
         try:
             if on_start is not None:
                 on_start(proc)
@@ -229,6 +364,8 @@ def run(cmd, cwd, env, log_path=None, timeout=None, memory_bytes=None, cpu_secon
             except subprocess.TimeoutExpired:
                 kill_group(proc)
                 return Result(None, timed_out=True, wall_s=time.perf_counter() - start, timeout=timeout)
+            if prefix and rc > 128 and rc - 128 in _SIGNALS:   # the namespace's shell reports a signal so
+                rc = -(rc - 128)
             return Result(rc, wall_s=time.perf_counter() - start)
         finally:
             kill_group(proc)           # what it left in its group
@@ -236,6 +373,11 @@ def run(cmd, cwd, env, log_path=None, timeout=None, memory_bytes=None, cpu_secon
     finally:
         if log is not None:
             log.close()
+        if sink is not None:
+            sink.close()
+
+
+_SIGNALS = {int(s) for s in signal.Signals}
 
 
 def tail(path, lines: int = LOG_TAIL_LINES) -> list[str]:
@@ -248,11 +390,13 @@ def tail(path, lines: int = LOG_TAIL_LINES) -> list[str]:
         return []
 
 
-def copy_tail(src, dst, max_bytes: int) -> None:
-    """dst: the last max_bytes of src."""
+def copy_tail(src, dst, max_bytes: int, dir_fd: int | None = None) -> None:
+    """dst (a new file, relative to dir_fd when given): the last max_bytes of src. dst is
+    created exclusively and never through a link (a planted one fails with FileExistsError)."""
     with open(src, "rb") as f:
         size = f.seek(0, 2)
         f.seek(max(0, size - max_bytes))
         data = f.read()
-    with open(dst, "wb") as out:
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+    with os.fdopen(fd, "wb") as out:
         out.write(data)

@@ -113,8 +113,8 @@ class Runner:
         failed = [o for o in outcomes.values() if o.state == "failed"]
         if failed:
             first = failed[0]
-            raise BuildError(
-                f"{len(failed)} figure(s) failed: " + "; ".join(f"{o.name}: {o.message}" for o in failed),
+            raise BuildError(  # each reason was printed once, on its FAILED line
+                f"{len(failed)} figure(s) failed: " + _names([o.name for o in failed], 10),
                 tip=f"see the log tail above; rerun one alone with `python {self.figures[first.name].path.relative_to(self.root)} "
                     f"--profile {self.profile}`" + ("" if self.keep_going else ", or pass --keep-going"))
         return outcomes
@@ -197,12 +197,12 @@ class Runner:
 
     def run_doc(self, spec: FigureSpec, upstream: dict[str, Entry]) -> dict:
         """What the harness runs (executors.write_run adds the staging's paths)."""
-        # builder.sandbox isolates untrusted code in namespaces, which needs mounts that Landlock
-        # forbids: a figure using it keeps the audit-hook detection only (builder.guard).
+        # builder.sandbox needs mounts, which the guard's Landlock domain forbids: a figure using
+        # it gets a broker forked before the guard (builder.sandbox.start_broker); it is confined all the same.
         runtime = static_inputs(spec, self.profile, {}, self.root).static["runtime"]
         return {"root": str(self.root), "script": str(spec.path), "profile": self.profile,
                 "params": spec.params(self.profile), "upstream": {n: str(e.path / "out") for n, e in upstream.items()},
-                "write_guard": "builder/sandbox.py" not in runtime}
+                "sandbox_broker": "builder/sandbox.py" in runtime}
 
     def execute(self, spec: FigureSpec, staging: Path) -> tuple[str | None, dict]:
         """Run one figure into staging/out through its executor; (problem or None, its record)."""
@@ -222,15 +222,30 @@ class Runner:
         return self.collect(spec, staging, log_path)
 
     def collect(self, spec: FigureSpec, staging: Path, log_path: Path) -> tuple[str | None, dict]:
-        """After the harness exited 0: its record, the outputs checked, the log kept in the entry."""
-        record = json.loads((staging / "record.json").read_text(encoding="utf-8"))
-        problem = _check_outputs(spec, staging / "out", record)
-        if problem:
-            return problem, record
-        for scratch in ("run.json", "record.json"):
-            (staging / scratch).unlink()
-        shutil.rmtree(staging / "tmp", ignore_errors=True)  # the figure's TMPDIR
-        launch.copy_tail(log_path, staging / "log.txt", MAX_LOG_BYTES)
+        """After the harness exited 0 (and, contained, every process of the figure is gone): the
+        staging directory holds only what ces expects (STAGING), each entry of the expected
+        kind; its record, the outputs checked, the log kept in the entry. Every name is opened
+        relative to the staging directory's descriptor, without following a link, and what
+        ces creates there is created exclusively (O_EXCL): nothing the figure planted is followed."""
+        fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            problem = _staging_problem(fd)
+            if problem:
+                return problem, {}
+            record = _read_record_at(fd)
+            if record is None:
+                return ("ended without the harness's record of its run (os._exit(), exec() or a signal in the "
+                        "figure's own process: end a figure by returning or sys.exit)"), {}
+            problem = _check_outputs(spec, staging / "out", record)
+            if problem:
+                return problem, record
+            for scratch in ("run.json", "record.json"):
+                os.unlink(scratch, dir_fd=fd)
+            if "tmp" in os.listdir(fd):
+                shutil.rmtree("tmp", dir_fd=fd)  # the figure's TMPDIR (rmtree never follows a link)
+            launch.copy_tail(log_path, "log.txt", MAX_LOG_BYTES, dir_fd=fd)
+        finally:
+            os.close(fd)
         return None, record
 
     def _fail(self, spec, staging, start, why) -> Outcome:
@@ -258,12 +273,56 @@ class Runner:
                 self.echo("  … running " + ", ".join(f"{n} ({now - t:.0f} s)" for n, t in running.items()))
 
 
-def _read_record(staging: Path) -> dict:
+#: What a staging directory may hold when its figure ends, and of which kind: anything else
+#: (a `log.txt` or `manifest.json` planted as a link, a stray file) fails the figure.
+STAGING = {"out": stat.S_IFDIR, "tmp": stat.S_IFDIR, "run.json": stat.S_IFREG, "record.json": stat.S_IFREG}
+
+
+def _staging_problem(fd: int) -> str | None:
+    names = sorted(os.listdir(fd))
+    extra = [n for n in names if n not in STAGING]
+    if extra:
+        return "left unexpected file(s) in its staging directory: " + _names(extra)
+    for name in names:
+        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        if stat.S_IFMT(st.st_mode) != STAGING[name] or (STAGING[name] == stat.S_IFREG and st.st_nlink != 1):
+            return f"replaced {name} in its staging directory by something else (a link, a special file)"
+    return None
+
+
+def _read_record_at(fd: int) -> dict | None:
     try:
-        record = json.loads((staging / "record.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        rfd = os.open("record.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
+    except (FileNotFoundError, OSError):
+        return None
+    with os.fdopen(rfd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(rfd).st_mode):   # a FIFO would block ces
+            return None
+        try:
+            record = json.loads(f.read(64 * 2**20).decode("utf-8"))
+        except ValueError:
+            return None
+    return record if isinstance(record, dict) else None
+
+
+def _names(names: list[str], most: int = 5) -> str:
+    """At most `most` names, each cut to 80 characters: an error stays one line."""
+    shown = [n if len(n) <= 80 else n[:77] + "…" for n in names[:most]]
+    return ", ".join(shown) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _read_record(staging: Path) -> dict:
+    """The record of a failed run, when there is a sound one ({} otherwise: a link, a FIFO)."""
+    try:
+        fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
         return {}
-    return record if isinstance(record, dict) else {}
+    try:
+        return _read_record_at(fd) or {}
+    except OSError:
+        return {}
+    finally:
+        os.close(fd)
 
 
 def _guard_problem(record: dict) -> str | None:
@@ -272,8 +331,8 @@ def _guard_problem(record: dict) -> str | None:
     for key, what in (("writes_outside", "wrote outside its output directory"),
                       ("vandalised", "changed the project"),
                       ("changed_reads", "read a file that changed while it ran (rerun it)")):
-        if record.get(key):
-            return f"{what}: " + ", ".join(record[key][:5])
+        if record.get(key) and isinstance(record[key], list):
+            return f"{what}: " + _names([str(x) for x in record[key]])
     return None
 
 
@@ -296,10 +355,10 @@ def _check_outputs(spec: FigureSpec, outdir: Path, record: dict) -> str | None:
         return f"its output directory is gone ({exc.strerror})"
     missing = [o for o in spec.outputs if o not in present]
     if missing:
-        return "did not write declared output(s): " + ", ".join(missing)
+        return "did not write declared output(s): " + _names(missing)
     extra = sorted(present - set(spec.outputs))
     if extra:
-        return "wrote undeclared file(s): " + ", ".join(extra) + " (add them to FIGURE['outputs'])"
+        return f"wrote {len(extra)} undeclared file(s): " + _names(extra) + " (add them to FIGURE['outputs'])"
     digests = {}
     for name in sorted(spec.outputs):
         try:

@@ -112,9 +112,11 @@ def _bwrap_works() -> str | None:
         else:
             try:
                 with tempfile.TemporaryDirectory(prefix="ces-sandbox-probe-") as d:
+                    log = Path(d) / "probe.log"
                     r = launch.run([*_bwrap_argv(Path(d), proc=False), sys.executable, "-I", "-S", "-c", "pass"],
-                                   cwd=d, env={}, timeout=20, stderr=None)
-                why = None if r.returncode == 0 else f"bubblewrap does not start here ({r.problem})"
+                                   cwd=d, env={}, timeout=20, log_path=log)
+                    said = " ".join(launch.tail(log, 2)).strip()
+                why = None if r.returncode == 0 else f"bubblewrap does not start here ({r.problem}{': ' + said if said else ''})"
             except OSError as exc:
                 why = f"bubblewrap does not start here ({exc})"
         _probe["bwrap"] = why
@@ -124,6 +126,8 @@ def _bwrap_works() -> str | None:
 def isolation() -> str | None:
     """'bubblewrap', 'audit-hook' (only when CES_SANDBOX=hook) or None: nothing to run untrusted
     code in here, and run_python/run_command raise SandboxError(REFUSED)."""
+    if _broker_fd() is not None:
+        return _ask_broker("isolation")
     mode = os.environ.get(_ENV_MODE, "auto")
     if mode == "hook":
         return "audit-hook"
@@ -172,6 +176,11 @@ def _bwrap_argv(inputs: Path, *, proc: bool, preload: tuple[str, ...] = ()) -> l
     argv += ["--perms", "0755", "--dir", "/etc"]
     for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"):
         argv += ["--ro-bind-try", etc, etc]
+    # The private /tmp (writable by the code's user, sticky) and working directory come first:
+    # an interpreter, a venv or a project that lives under /tmp (or /work) is bound over them,
+    # not hidden by them.
+    argv += ["--size", str(TMP_MB * 2**20), "--perms", "1777", "--tmpfs", "/tmp",
+             "--size", str(WORK_MB * 2**20), "--tmpfs", WORK]
     made: set[str] = set()
     for prefix in _python_roots(preload):
         for parent in reversed(Path(prefix).parents[:-1]):  # readable by nobody (bwrap makes them 0700)
@@ -180,8 +189,6 @@ def _bwrap_argv(inputs: Path, *, proc: bool, preload: tuple[str, ...] = ()) -> l
                 argv += ["--perms", "0755", "--dir", str(parent)]
         argv += ["--ro-bind", prefix, prefix]
     argv += ["--dev", "/dev", *(["--proc", "/proc"] if proc else []),
-             "--size", str(TMP_MB * 2**20), "--tmpfs", "/tmp",
-             "--size", str(WORK_MB * 2**20), "--tmpfs", WORK,
              "--ro-bind", str(inputs), "/in", "--chdir", WORK]
     if root:  # the launcher keeps only what it needs to become nobody
         argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -397,6 +404,9 @@ def run_python(code: str, *, timeout: float = 10.0, memory_mb: int = 1024, cpu_s
     {"type": "float", "float": 2.0588…, "fraction": "35/17" or None}, or {"error": "NameError"}
     / {"error": "missing"}; None when the program sent nothing trustworthy (killed, timeout).
     """
+    if _broker_fd() is not None:
+        return _ask_broker("python", code=code, timeout=timeout, memory_mb=memory_mb, cpu_seconds=cpu_seconds,
+                           files=files, max_output=max_output, preload=tuple(preload), value=value)
     mode = _require(python=True)
     if not all(isinstance(m, str) and m.replace(".", "").replace("_", "").isalnum() for m in preload):
         raise SandboxError(f"bad module names to preload: {preload!r}")
@@ -419,6 +429,9 @@ def run_command(argv: list[str], *, timeout: float = 10.0, memory_mb: int = 1024
 
     argv[0] is looked up on PATH; relative file arguments refer to the working directory.
     """
+    if _broker_fd() is not None:
+        return _ask_broker("command", argv=list(argv), timeout=timeout, memory_mb=memory_mb,
+                           cpu_seconds=cpu_seconds, files=files, max_output=max_output)
     mode = _require(python=False)
     exe = shutil.which(argv[0])
     if exe is None:
@@ -596,3 +609,149 @@ class _Drain(threading.Thread):
 
     def text(self) -> str:
         return self.data.decode("utf-8", errors="replace")
+
+
+# -- the broker: sandboxed runs for a confined figure -----------------------------------------
+#
+# A figure runs under builder.guard's Landlock domain, which forbids mounts, so it cannot start
+# bubblewrap. Before the guard, the harness forks a broker (`start_broker`): a process outside the
+# domain (the figure can neither ptrace nor signal it) that owns one end of a socket pair and runs
+# each request with run_python/run_command, as this module would; the figure's run_python,
+# run_command and isolation() send their arguments on the other end (CES_SANDBOX_BROKER=<fd>)
+# and get the SandboxResult back. Only those three calls exist; the broker's scratch directories
+# are in ces's TMPDIR, out of the figure's reach; it ends when the figure's end of the pair closes.
+
+BROKER_ENV = "CES_SANDBOX_BROKER"
+_broker_lock = threading.Lock()
+_MAX_MESSAGE = 256 * 2**20
+
+
+def _broker_fd() -> int | None:
+    value = os.environ.get(BROKER_ENV, "")
+    return int(value) if value.isdigit() else None
+
+
+def _send(sock, doc) -> None:
+    data = json.dumps(doc).encode()
+    sock.sendall(len(data).to_bytes(8, "big") + data)
+
+
+def _receive(sock):
+    def exactly(n):
+        chunks = bytearray()
+        while len(chunks) < n:
+            chunk = sock.recv(min(n - len(chunks), 1 << 20))
+            if not chunk:
+                return None
+            chunks += chunk
+        return bytes(chunks)
+    head = exactly(8)
+    if head is None:
+        return None
+    size = int.from_bytes(head, "big")
+    if size > _MAX_MESSAGE:
+        raise ValueError("message too large")
+    body = exactly(size)
+    return None if body is None else json.loads(body)
+
+
+def _encode_files(files):
+    import base64
+    return {str(k): ({"b64": base64.b64encode(v).decode()} if isinstance(v, bytes) else str(v))
+            for k, v in (files or {}).items()}
+
+
+def _decode_files(files):
+    import base64
+    return {k: (base64.b64decode(v["b64"]) if isinstance(v, dict) else v) for k, v in (files or {}).items()}
+
+
+def _ask_broker(kind: str, **kwargs):
+    import socket
+
+    with _broker_lock:
+        sock = socket.socket(fileno=os.dup(_broker_fd()))
+        try:
+            if "files" in kwargs:
+                kwargs["files"] = _encode_files(kwargs["files"])
+            _send(sock, {"kind": kind, "args": kwargs})
+            answer = _receive(sock)
+        except (OSError, ValueError) as exc:
+            raise SandboxError(f"the sandbox broker is gone ({exc})") from None
+        finally:
+            sock.close()   # the duplicate; the broker's end stays open in this process
+    if answer is None:
+        raise SandboxError("the sandbox broker is gone")
+    if "error" in answer:
+        raise SandboxError(answer["error"])
+    if kind == "isolation":
+        return answer["isolation"]
+    return SandboxResult(**answer["result"])
+
+
+def _serve(sock) -> None:
+    """The broker's loop (in the forked process); it never returns into the harness."""
+    while True:
+        try:
+            request = _receive(sock)
+        except (OSError, ValueError):
+            return
+        if request is None:
+            return
+        try:
+            kind, args = request["kind"], dict(request.get("args") or {})
+            if kind == "isolation":
+                answer = {"isolation": isolation()}
+            elif kind == "python":
+                args["files"] = _decode_files(args.get("files"))
+                args["preload"] = tuple(args.get("preload") or ())
+                answer = {"result": dataclasses.asdict(run_python(**args))}
+            elif kind == "command":
+                args["files"] = _decode_files(args.get("files"))
+                answer = {"result": dataclasses.asdict(run_command(**args))}
+            else:
+                answer = {"error": f"unknown sandbox request {kind!r}"}
+        except SandboxError as exc:
+            answer = {"error": str(exc)}
+        except Exception as exc:  # a malformed request: the figure's problem, said in one line
+            answer = {"error": f"bad sandbox request: {type(exc).__name__}: {exc}"[:300]}
+        try:
+            _send(sock, answer)
+        except OSError:
+            return
+
+
+def start_broker() -> None:
+    """Fork the broker (before builder.guard confines this process) and point this process's
+    builder.sandbox at it. The broker dies with this process (PR_SET_PDEATHSIG)."""
+    import socket
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        status = 0
+        try:
+            ours.close()
+            launch.die_with_parent()
+            launch._prctl(4, 0)   # PR_SET_DUMPABLE 0: no /proc/<broker>/mem, fd or environ for the figure
+            os.environ.pop(BROKER_ENV, None)
+            # Unconfined, the broker imports only the interpreter's modules (a preload named
+            # by the figure is looked up there, never in the project the figure can shape).
+            os.chdir("/")
+            prefixes = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
+            sys.path[:] = [p for p in sys.path if p and (os.path.realpath(p) + os.sep).startswith(prefixes)]
+            importlib.invalidate_caches()
+            for fd in range(3, 1024):   # nothing of the harness but the socket
+                if fd != theirs.fileno():
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            _serve(theirs)
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    theirs.close()
+    os.set_inheritable(ours.fileno(), True)   # the figure's children (sh -c python …) may use it too
+    os.environ[BROKER_ENV] = str(ours.detach())

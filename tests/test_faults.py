@@ -236,7 +236,7 @@ def test_kill_figure_processes_at_random_points(deck):
         kills += len(killed)
         if killed:  # else the figure had finished when the signal came
             assert killed == [name] and proc.returncode == 1 and "Traceback" not in out, out
-            assert f"1 figure(s) failed: {name}: killed" in out
+            assert f"1 figure(s) failed: {name}\n" in out and out.count(f"FAILED   {name}: killed") == 1, out
             for down in downstream(name):
                 assert f"  skipped  {down} (upstream " in out, out
         after = audit(root, f"after figure kill {kills}")
@@ -345,7 +345,7 @@ def test_disk_full_is_a_clear_error_and_leaves_no_partial_entry(small_cache, run
     assert out.stderr.startswith("Error: ") and "big" in out.stderr
     assert "the disk holding cache/ is full" in out.stderr, text  # whatever the write that failed
     if leave == 0:  # nothing could be written, not even the figure's run file
-        assert "big: could not write the cache: No space left on device" in out.stderr
+        assert text.count("big: could not write the cache: No space left on device") == 1, text  # said once
     audit(root, "disk full")
     assert not (root / "cache" / "big").exists() or not list((root / "cache" / "big").iterdir())
     (root / "cache" / "filler").unlink()
@@ -470,9 +470,9 @@ def test_damaged_cache_is_detected_reported_and_recomputed(damaged_deck, run_ces
 def test_misbehaving_figures_fail_clearly_and_the_rest_builds(deck):
     add_figure(deck, "hang", "time.sleep(600)\n", timeout={"smoke": 2})
     add_figure(deck, "after-hang", 'run.save_json("out.json", 1)\n', needs=["hang"])
-    add_figure(deck, "hog", 'blob = [bytearray(2**28) for _ in range(16)]\nfig.save_json("out.json", 1)\n',
+    add_figure(deck, "hog", 'blob = [bytearray(2**28) for _ in range(16)]\nrun.save_json("out.json", 1)\n',
                memory_gb=1)
-    add_figure(deck, "vandal", 'Path("notes.txt").write_text("x")\nfig.save_json("out.json", 1)\n')
+    add_figure(deck, "vandal", 'Path("notes.txt").write_text("x")\nrun.save_json("out.json", 1)\n')
     add_figure(deck, "lazy", "pass\n")
     add_figure(deck, "chatty", 'for i in range(200_000):\n    print(f"{i:08d} " + "x" * 95)\n'
                                'run.save_json("out.json", 1)\n')
@@ -498,7 +498,10 @@ def test_misbehaving_figures_fail_clearly_and_the_rest_builds(deck):
     assert "Error: 5 figure(s) failed: " in out.stderr and "Traceback" not in out.stderr
     assert len(stdout) < 100_000, "the huge log reached the terminal"
     entry = _entry(deck, "chatty")
-    assert (deck / "cache" / ".logs" / "chatty.log").stat().st_size > 20_000_000  # the full log, outside the entry
+    full = deck / "cache" / ".logs" / "chatty.log"   # capped at 10 MB (build.log_max_mb), its end kept
+    assert 9 * 2**20 < full.stat().st_size <= 10 * 2**20, full.stat().st_size
+    with open(full, "rb") as f:
+        assert f.readline().startswith(b"[ces: 21") and f.read().endswith(b"x" * 95 + b"\n")
     assert (entry / "log.txt").stat().st_size <= 256 * 1024
     assert (entry / "log.txt").read_text().endswith("x" * 95 + "\n")  # the log's end is kept
     assert sorted(p.name for p in (deck / "cache").iterdir() if not p.name.startswith(".")) == [
@@ -681,7 +684,7 @@ def test_a_figure_cleaning_its_own_temporary_directory_is_no_vandal(deck):
     those are not the project's files (the llm-pot sandbox cleans its working directory so)."""
     add_figure(deck, "tidy", 'import shutil, tempfile\nd = Path(tempfile.mkdtemp())\n'
                '(d / "main.py").write_text("x")\n(d / "sub").mkdir()\n(d / "sub" / "a").write_text("y")\n'
-               'shutil.rmtree(d)\nfig.save_json("out.json", 1)\n')
+               'shutil.rmtree(d)\nrun.save_json("out.json", 1)\n')
     out = ces(deck, "build", "--profile", "smoke", timeout=60)
     assert out.returncode == 0 and "ran      tidy" in out.stdout, out.stdout + out.stderr
 
@@ -737,7 +740,7 @@ def test_a_data_file_edited_while_its_figure_runs_fails_the_figure(deck, edit_du
 
 # -- the lock and `ces clean` (issue #12) ------------------------------------------------------
 def test_ces_clean_waits_for_a_running_build(deck):
-    add_figure(deck, "slowfig", 'print("started", flush=True)\ntime.sleep(2)\nfig.save_json("out.json", 1)\n')
+    add_figure(deck, "slowfig", 'print("started", flush=True)\ntime.sleep(2)\nrun.save_json("out.json", 1)\n')
     build = start(deck, "build", "--profile", "smoke", "slowfig")
     log = deck / "cache" / ".logs" / "slowfig.log"
     until(lambda: log.exists() and "started" in log.read_text(), "the figure to start")
@@ -750,7 +753,7 @@ def test_ces_clean_waits_for_a_running_build(deck):
 
 def test_the_lock_survives_git_clean_removing_its_files(deck):
     """`git clean -X` removes ignored files, cache/.lock* among them: a second build still waits."""
-    add_figure(deck, "slowfig", 'print("started", flush=True)\ntime.sleep(2)\nfig.save_json("out.json", 1)\n')
+    add_figure(deck, "slowfig", 'print("started", flush=True)\ntime.sleep(2)\nrun.save_json("out.json", 1)\n')
     first = start(deck, "build", "--profile", "smoke", "slowfig")
     log = deck / "cache" / ".logs" / "slowfig.log"
     until(lambda: log.exists() and "started" in log.read_text(), "the figure to start")
