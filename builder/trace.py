@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 from .harness import HARNESS_RECORD, IGNORED_DIRS, KEYED_IN_CACHE
-from .launch import die_with_parent
+from .launch import become_subreaper, die_with_parent
 
 ENV = "CES_READS"            # "trace" (default: strace when it works here) or "hook"
 RECORD = "record.json"
@@ -245,6 +245,7 @@ def traced(run_file: str, reads: Reads) -> int | None:
             for line in f:
                 close_w()
                 parse(line.rstrip("\n"), reads, state)
+    become_subreaper()   # what the figure orphans comes to us, to be reaped once strace has seen it end
     try:
         proc = subprocess.Popen(argv, preexec_fn=die_with_parent)
     except OSError:
@@ -265,9 +266,22 @@ def traced(run_file: str, reads: Reads) -> int | None:
     finally:
         close_w()
     reader.join()
+    _reap()
     if state["main"] is None:
         return None   # strace never started the harness (ptrace refused here): trace nothing
+    if status == 0 and not state.get("started"):
+        reads.cannot_follow("the script's start (strace never saw the harness open it)")
     return status
+
+
+def _reap() -> None:
+    """Collect the figure's orphans that were given to us (all dead by now)."""
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
 
 
 def _sweep(proc: subprocess.Popen) -> None:
