@@ -184,13 +184,14 @@ def parse(line: str, reads: Reads, state: dict) -> None:
                             "open them with open()/openat()")
     elif call == "mount":
         src = re.match(r'\("((?:[^"\\]|\\.)*)"', rest)
-        if src and "MS_BIND" in rest:
+        if src and "MS_BIND" in rest and "MS_REMOUNT" not in rest:   # a remount changes flags only
             name = unescape(src.group(1))
             if name.startswith("/oldroot/"):      # bubblewrap mounts from the old root
                 name = name[len("/oldroot"):]
             if name in ("newroot", "oldroot"):     # bubblewrap's own root
                 return
-            if not os.path.isabs(name) or (os.path.realpath(name) + os.sep).startswith(reads.prefix):
+            real = os.path.realpath(name) + os.sep
+            if not os.path.isabs(name) or (real.startswith(reads.prefix) and not real.startswith(reads.staging)):
                 reads.cannot_follow(f"a bind mount of {name} (process {pid}): reads under another name "
                                     "cannot be traced; read project files at their own path")
     elif call in ("open_tree", "move_mount", "fsmount", "setns"):

@@ -119,8 +119,8 @@ run.save_json("pot.json", {
 })
 
 # -- the card, 600×170 px under the program --------------------------------------------------
-ENDED = {"error": "une erreur", "timeout": "dépasser son délai", "cpu": "dépasser son temps de calcul",
-         "memory": "manquer de mémoire", "output": "écrire trop", "killed": "être tué"}
+ENDED = {"error": "le programme a échoué", "timeout": "délai dépassé", "cpu": "temps de calcul dépassé",
+         "memory": "mémoire épuisée", "output": "sortie trop grande", "killed": "programme tué"}
 
 
 def hour_min(hours) -> str:
@@ -134,9 +134,9 @@ if value is not None:
     if result.get("meeting_if_hours_after_6"):
         ran += f" → {hour_min(6 + value)}"
 elif result["ran"] and result["exit"] != "ok":
-    ran = f"ans : aucune valeur, le programme a fini par {ENDED[result['exit']]}"
+    ran = f"ans\u202f: aucune valeur ({ENDED[result['exit']]})"
 elif result["ran"]:
-    ran = f"ans : {result.get('error') or result.get('type')}"
+    ran = f"ans\u202f: {result.get('error') or result.get('type')}"
 else:
     ran = "pas de programme à exécuter"
 lines = [("Exécuté dans un bac à sable\u202f:", "0.25", "normal"),

@@ -97,6 +97,9 @@ def test_the_end_of_the_harness_is_seen(project):
     ('101 mount("/oldroot{root}/figures/data", "/newroot/mnt", NULL, MS_BIND|MS_REC|MS_SILENT, NULL) = 0', True),
     ('101 mount("figures", "/mnt", NULL, MS_BIND, NULL) = 0', True),
     ('101 mount("/oldroot/usr", "/newroot/usr", NULL, MS_BIND|MS_REC|MS_SILENT, NULL) = 0', False),
+    ('101 mount("none", "/newroot/usr", NULL, MS_RDONLY|MS_NOSUID|MS_REMOUNT|MS_BIND|MS_SILENT, NULL) = 0', False),
+    # builder.sandbox's inputs, in the figure's TMPDIR (its staging)
+    ('101 mount("/oldroot{root}/cache/.tmp/fig-1/tmp/in", "/newroot/in", NULL, MS_BIND|MS_REC, NULL) = 0', False),
     ('101 mount("newroot", "newroot", NULL, MS_MGC_VAL|MS_BIND|MS_REC|MS_SILENT, NULL) = 0', False),
     ('101 io_uring_setup(8, {{flags=0}}) = 3<anon_inode:[io_uring]>', True),
     ('101 open_tree(AT_FDCWD</>, "{root}", OPEN_TREE_CLONE) = 3', True),

@@ -280,7 +280,7 @@ def test_a_value_is_published_only_with_its_reason(tmp_path):
     pot = json.loads((out / "pot.json").read_text(encoding="utf-8"))
     assert pot["result"].get("float") is None and pot["is_correct"] is None
     assert pot["result"]["exit"] == "error" and "ValueError" in pot["result"]["why"]
-    assert "ans : aucune valeur, le programme a fini par une erreur" in (out / "pot.svg").read_text(encoding="utf-8")
+    assert "ans\u202f: aucune valeur (le programme a échoué)" in (out / "pot.svg").read_text(encoding="utf-8")
 
 
 @pytest.mark.xfail(strict=True, reason="needs builder/sandbox.py's boot to check, just before it sends, that no "
