@@ -229,7 +229,7 @@ def traced(run_file: str, reads: Reads) -> int | None:
         return None
     r, w = os.pipe()   # neither end is inherited: strace opens its own descriptor on w, close-on-exec
     argv = [strace, "-f", "--seccomp-bpf", "-y", "-e", "trace=" + ",".join(SYSCALLS), "-e", "status=successful",
-            "-e", "signal=none", "-o", f"/proc/{os.getpid()}/fd/{w}", "--",
+            "-e", "signal=none", "-o", f"/proc/{os.getpid()}/fd/{w}", "--", *_die_with_strace(),
             sys.executable, "-m", "builder.harness", run_file, "--traced"]
     state = {"main": None, "main_done": threading.Event()}
     lock = threading.Lock()
@@ -273,6 +273,14 @@ def traced(run_file: str, reads: Reads) -> int | None:
     if status == 0 and not state.get("started"):
         reads.cannot_follow("the script's start (strace never saw the harness open it)")
     return status
+
+
+def _die_with_strace() -> list[str]:
+    """The harness is SIGKILLed when strace ends (killed, or with ces and this process): a
+    tracee whose tracer is gone would run on untraced (strace 6.1 has no --kill-on-exit), each
+    of its traced calls failing with ENOSYS. util-linux's setpriv sets that, then execs."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL"] if setpriv else []
 
 
 def _reap() -> None:
@@ -390,7 +398,8 @@ def main(run_file: str) -> int:
         sys.stderr.write(f"ces: could not write the run record in {staging}: {exc.strerror or exc}\n")
         return status or 70
     if status < 0:   # killed by a signal: end the same way, for ces to say which
-        signal.signal(-status, signal.SIG_DFL)
+        if -status not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(-status, signal.SIG_DFL)
         os.kill(os.getpid(), -status)
         return 128 - status
     return status
