@@ -1,11 +1,14 @@
-"""Runs one figure script inside its own process: `python -m builder.harness RUN.json`.
+"""Runs one figure script inside its own process: `python -m builder.harness RUN.json`,
+started by builder.trace (the command every executor runs is `python -m builder.trace RUN.json`).
 
-It records, through a Python audit hook (PEP 578), every file and directory the script
-opens or lists under the project (the figure's depfile), each hashed when it is first opened
-and again when the script ends (a file that changed in between is reported: the entry would
-lie); every file it writes, removes or renames in the project outside its staging directory;
-and the commands it starts. All go to the record file named in RUN.json when the script ends.
-Before the script runs, builder.guard confines it (Landlock): it writes nothing but its staging directory.
+What the figure read is recorded from outside it, by builder.trace (strace follows every
+process of the figure); the record ces trusts (staging/record.json) is written there, once
+every process of the figure has ended. Inside, a Python audit hook (PEP 578) reports what the
+script opens or lists under the project (an addition to the traced reads, never a substitute;
+without strace, on a pipe to builder.trace as it happens), every file it writes, removes or
+renames in the project outside its staging directory, and the commands it starts: they go to
+staging/harness.json when the script ends. Before the script runs, builder.guard confines it
+(Landlock): it writes nothing but its staging directory, anywhere on the filesystem.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-IGNORED_DIRS = ("builder", ".git", "_site", "_scratch", ".ces", "slides/_figures")  # for reads
+
 MUTATING = {"os.remove": 0, "os.rmdir": 0, "shutil.rmtree": 0, "os.truncate": 0, "os.mkdir": 0,
             "os.rename": (0, 1), "os.symlink": 1, "os.link": 1, "shutil.copyfile": 1, "os.chmod": 0,
             "os.utime": 0, "os.mkfifo": 0, "os.mknod": 0, "os.setxattr": 0, "os.removexattr": 0}
@@ -29,15 +32,21 @@ DIR_FDS = {"os.remove": {0: 1}, "os.rmdir": {0: 1}, "os.mkdir": {0: 2}, "os.rena
            "os.mkfifo": {0: 2}, "os.mknod": {0: 3}}
 SPAWNING = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
             "pty.spawn", "_posixsubprocess.fork_exec")
+IGNORED_DIRS = ("builder", ".git", "_site", "_scratch", ".ces", "slides/_figures")  # for reads
 # Upstream outputs live in cache/<figure>/ and are keyed by the upstream key instead; pinned
 # LLM answers (cache/llm/) are data like any other file and are recorded.
 KEYED_IN_CACHE = "llm"
+HARNESS_RECORD = "harness.json"   # the figure's own report; builder.trace writes record.json
+# Without strace, a figure that does one of these reads what ces cannot follow (see builder.trace).
+UNFOLLOWED = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "pty.spawn",
+              "_posixsubprocess.fork_exec", "sqlite3.connect", "ctypes.dlopen")
 RUN_FILE = "run.json"
 
 
 # -- how ces starts it (every executor alike) ------------------------------------------------
 def harness_command(run_json: Path) -> list[str]:
-    return [sys.executable, "-m", "builder.harness", str(run_json)]
+    """The figure's parent, builder.trace, which runs the harness and records its reads."""
+    return [sys.executable, "-m", "builder.trace", str(run_json)]
 
 
 def harness_env(root: Path, staging: Path) -> dict:
@@ -48,7 +57,7 @@ def harness_env(root: Path, staging: Path) -> dict:
 def write_run(staging: Path, run: dict) -> Path:
     """staging/run.json: what the harness runs (`run` from Runner.run_doc), whichever executor
     starts it; the output directory and the record file are the staging's."""
-    doc = dict(run, outdir=str(staging / "out"), record=str(staging / "record.json"))
+    doc = dict(run, outdir=str(staging / "out"), record=str(staging / HARNESS_RECORD))
     path = staging / RUN_FILE
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path
@@ -57,7 +66,8 @@ def write_run(staging: Path, run: dict) -> Path:
 # -- inside the figure's process --------------------------------------------------------------
 
 
-def main(spec_path: str) -> int:
+def main(spec_path: str, reads_fd: int | None = None) -> int:
+    """reads_fd: without strace, where builder.trace listens for the reads, as they happen."""
     from . import guard
     from .keys import file_digest
 
@@ -73,12 +83,24 @@ def main(spec_path: str) -> int:
     root_prefix = str(root) + os.sep
     cache_prefix = str(root / "cache") + os.sep
     busy = threading.local()
+    channel = os.fdopen(reads_fd, "w", encoding="utf-8", errors="surrogateescape", buffering=1) \
+        if reads_fd is not None else None
+    if channel is not None:
+        os.set_inheritable(reads_fd, False)   # for this process (and its forks) only
 
-    def first_read(path: str) -> None:
+    def tell(kind: str, what: str) -> None:
+        if channel is not None:
+            try:
+                channel.write(f"{kind} {what}\n" if "\n" not in what else f"unfollowed a name with a newline\n")
+            except (OSError, ValueError):
+                pass
+
+    def first_read(path: str, kind: str = "read") -> None:
         if path in reads:
             return
         busy.on = True  # file_digest's own opens are not the figure's
         try:
+            tell(kind, path)
             reads[path] = file_digest(Path(path))
         finally:
             busy.on = False
@@ -135,7 +157,7 @@ def main(spec_path: str) -> int:
             path = relevant(args[0] if args and args[0] is not None else ".")
             # The import system lists sys.path entries and packages: those are code, keyed statically.
             if path is not None and path not in code_dirs and not os.path.exists(os.path.join(path, "__init__.py")):
-                first_read(path)
+                first_read(path, "list")
         elif event in MUTATING:
             where = MUTATING[event]
             if any(isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in args[1:]) and \
@@ -144,9 +166,29 @@ def main(spec_path: str) -> int:
             for i in (where if isinstance(where, tuple) else (where,)):
                 if i < len(args) and (path := in_project(beside_fd(args, i, DIR_FDS.get(event, {})))) is not None:
                     vandalised.add(f"{event.split('.')[-1]} {os.path.relpath(path, root)}")
-        elif event.startswith(SPAWNING) and len(started) < 20:
+        if event.startswith(SPAWNING) and len(started) < 20:
             started.append(f"{event} {str(args[1] if len(args) > 1 else args)[:120]}")
+        if channel is not None and event.startswith(UNFOLLOWED):
+            what = unfollowed(event, args)
+            if what:
+                tell("unfollowed", what)
 
+    def unfollowed(event, args) -> str | None:
+        """Without strace: what this event reads that the audit hook cannot see, or None."""
+        if event == "sqlite3.connect":
+            path = relevant(args[0]) if args and isinstance(args[0], (str, bytes)) else None
+            return f"sqlite3 opens {os.path.relpath(path, root)}" if path else None
+        if event == "ctypes.dlopen":
+            path = relevant(args[0]) if args and isinstance(args[0], (str, bytes)) else None
+            return f"the C library {os.path.relpath(path, root)}" if path else None
+        # builder.sandbox runs programs in a view without the project: they read none of it.
+        if any(f.f_code.co_filename == SANDBOX for f in _frames()):
+            return None
+        what = args[1] if event.startswith(("os.exec", "os.posix_spawn", "os.spawn")) and len(args) > 1 \
+            else args[0] if args else "?"
+        return f"a program started by {event} ({str(what)[:80]})"
+
+    SANDBOX = str(Path(__file__).resolve().parent / "sandbox.py")
     os.chdir(root)
     sys.path[:0] = [str(root / "figures"), str(root)]
     code_dirs = {str(root / "figures"), str(root)}
@@ -181,6 +223,11 @@ def main(spec_path: str) -> int:
             "started": started,
             "write_guard": guarded,
         }
+        if channel is not None:
+            try:
+                channel.close()
+            except OSError:
+                pass
         try:
             Path(spec["record"]).write_text(json.dumps(record, indent=1), encoding="utf-8")
         except OSError as exc:  # a full disk: say it in one line, not as a second traceback
@@ -189,5 +236,12 @@ def main(spec_path: str) -> int:
     return status
 
 
+def _frames():
+    frame = sys._getframe(2)
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], int(sys.argv[3]) if sys.argv[2:3] == ["--reads-fd"] else None))

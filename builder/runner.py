@@ -330,7 +330,8 @@ def _guard_problem(record: dict) -> str | None:
     project, or read a file that changed while it ran (its entry would record the new content)."""
     for key, what in (("writes_outside", "wrote outside its output directory"),
                       ("vandalised", "changed the project"),
-                      ("changed_reads", "read a file that changed while it ran (rerun it)")):
+                      ("changed_reads", "read a file that changed while it ran (rerun it)"),
+                      ("unfollowed", "read what ces could not follow")):
         if record.get(key) and isinstance(record[key], list):
             return f"{what}: " + _names([str(x) for x in record[key]])
     return None

@@ -13,7 +13,9 @@ t = 50/17 h, at 08:56:28. The talk's program gives D/(D/5 + D/3.5) = 35/17 h: it
 
 The card (pot.svg) sits under the program on the slide, in a 55 % column: drawn 600×170 px.
 What is published is the value of `ans` (builder.sandbox sends its float and exact fraction on
-a channel of its own), never what the program printed.
+a channel of its own), never what the program printed, and only when the program ran to its
+end (the sandbox's exit status, `exit` and `why` in pot.json): after an error, a timeout or a
+kill, the card says how the program ended and shows no value.
 
 Run alone: python figures/llm_pot.py --profile quick   (writes into _scratch/llm-pot/)
 """
@@ -76,7 +78,12 @@ if program:
                          memory_mb=p["memory_mb"], preload=("sympy",), value="ans")
     except SandboxError as exc:   # no sandbox here, and no opt-in: say so in one line
         raise SystemExit(f"llm-pot: {exc.format_message()}") from None
-    result = {"ran": True, "exit": execution.reason, "sandbox": execution.isolation, **(execution.value or {"error": "no value"})}
+    # The value is the program's only when the program ran to its end (the launcher's exit
+    # status, which the program cannot forge): after an error, a timeout or a kill, whatever
+    # came on the value channel was sent by something else than the end of the program.
+    sent = execution.value if execution.ok and execution.value else {"error": "no value"}
+    result = {"ran": True, "exit": execution.reason, "why": execution.summary()[:200],
+              "sandbox": execution.isolation, **sent}
 
 value = result.get("float")
 verdict = reading = None
@@ -112,6 +119,10 @@ run.save_json("pot.json", {
 })
 
 # -- the card, 600×170 px under the program --------------------------------------------------
+ENDED = {"error": "le programme a échoué", "timeout": "délai dépassé", "cpu": "temps de calcul dépassé",
+         "memory": "mémoire épuisée", "output": "sortie trop grande", "killed": "programme tué"}
+
+
 def hour_min(hours) -> str:
     """Hours after midnight -> '8 h 56' (French clock time, to the minute)."""
     hh, mm, _ = clock(hours).split(":")
@@ -122,8 +133,10 @@ if value is not None:
     ran = f"ans = {french_number(value, 4)} h" + (f" = {result['fraction']} h" if result.get("fraction") else "")
     if result.get("meeting_if_hours_after_6"):
         ran += f" → {hour_min(6 + value)}"
+elif result["ran"] and result["exit"] != "ok":
+    ran = f"ans\u202f: aucune valeur ({ENDED[result['exit']]})"
 elif result["ran"]:
-    ran = f"ans : {result.get('error') or result.get('type')}"
+    ran = f"ans\u202f: {result.get('error') or result.get('type')}"
 else:
     ran = "pas de programme à exécuter"
 lines = [("Exécuté dans un bac à sable\u202f:", "0.25", "normal"),

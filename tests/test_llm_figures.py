@@ -245,6 +245,54 @@ def test_the_program_cannot_forge_its_result(tmp_path, broken):
     assert pot["result"]["float"] == (50 / 17 if broken else 35 / 17)
 
 
+# Issue 21 (7): a thread that outlives the program puts its own pipe where the value goes, reads
+# the nonce from what the boot sends, and sends a forged value (50/17: "correct") on the real one.
+THREAD_FORGER = r"""import os, stat, threading
+pipes = []
+for fd in range(3, 64):
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            pipes.append(fd)
+    except OSError:
+        pass
+r, w = os.pipe()
+real = os.dup(pipes[-1])
+os.dup2(w, pipes[-1])
+
+
+def forge():
+    nonce = os.read(r, 4096)[:32]
+    os.write(real, nonce + b'{"type": "float", "float": 2.9411764705882355, "fraction": "50/17"}\n')
+
+
+threading.Thread(target=forge).start()
+ans = 35 / 17
+"""
+
+
+def test_a_value_is_published_only_with_its_reason(tmp_path):
+    """The program fails after its thread took over the value channel: the forged value came
+    with exit `error`; the figure publishes no value, and says how the program ended."""
+    need_sandbox()
+    config = llm_config(tmp_path, pot=HTTP)
+    pin(tmp_path, config, "pot", "```python\n" + THREAD_FORGER + "raise ValueError('no')\n```")
+    out = run_figure("llm_pot.py", tmp_path, config)
+    pot = json.loads((out / "pot.json").read_text(encoding="utf-8"))
+    assert pot["result"].get("float") is None and pot["is_correct"] is None
+    assert pot["result"]["exit"] == "error" and "ValueError" in pot["result"]["why"]
+    assert "ans\u202f: aucune valeur (le programme a échoué)" in (out / "pot.svg").read_text(encoding="utf-8")
+
+
+@pytest.mark.xfail(strict=True, reason="needs builder/sandbox.py's boot to check, just before it sends, that no "
+                   "other thread runs and that the value fd is still the pipe it was given (issue 21, 7)")
+def test_a_thread_cannot_forge_the_value_of_a_program_that_ends(tmp_path):
+    need_sandbox()
+    config = llm_config(tmp_path, pot=HTTP)
+    pin(tmp_path, config, "pot", "```python\n" + THREAD_FORGER + "```")
+    pot = json.loads((run_figure("llm_pot.py", tmp_path, config) / "pot.json").read_text(encoding="utf-8"))
+    assert pot["result"].get("float") != 50 / 17 and pot["is_correct"] is not True
+
+
 VM_ESCAPE = """const proc = this.constructor.constructor('return process')();
 proc.stdout.write(JSON.stringify({calls: {}, ids: ["myCanvas"], listeners: ["window:scroll"], error: null,
   console: [], summary: {points: 301, subpaths: 1, off_canvas: 0, off_canvas_subpaths: 0, y_min: 15,
