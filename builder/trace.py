@@ -393,7 +393,8 @@ def main(run_file: str) -> int:
     record.update({"reads": found, "changed_reads": sorted(set(changed) | set(_strings(report.get("changed_reads")))),
                    "unfollowed": list(reads.unfollowed), "reads_by": how})
     try:
-        write_record(staging, record)
+        if report:   # no report: the script ended without the harness (os._exit, exec): no record, ces says so
+            write_record(staging, record)
     except OSError as exc:
         sys.stderr.write(f"ces: could not write the run record in {staging}: {exc.strerror or exc}\n")
         return status or 70
