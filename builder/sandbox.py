@@ -257,6 +257,19 @@ def _ces_boot(argv):
     nonce_fd, value_fd = int(argv[1]), int(argv[2])
     nonce = os.read(nonce_fd, 64)
     os.close(nonce_fd)
+    import _thread, gc, signal
+    value_id = (os.fstat(value_fd).st_dev, os.fstat(value_fd).st_ino)
+    # The program ends when main.py ends: its threads do not keep it alive (nor delay its status).
+    exit_now, stdout, stderr = os._exit, sys.stdout, sys.stderr
+
+    def end(status):
+        try:
+            stdout.flush()
+            stderr.flush()
+        finally:
+            exit_now(status)
+    fstat, threads, gc_off, sigmask, blocked = (os.fstat, _thread._count, gc.disable, signal.pthread_sigmask,
+                                                 signal.valid_signals())
     for name in _PRELOAD:
         __import__(name)
     work = (os.path.realpath(os.getcwd()),) + tuple(_WRITABLE)
@@ -351,20 +364,34 @@ def _ces_boot(argv):
             finite = number is not None and number == number and number not in (float_("inf"), float_("-inf"))
             body = '{"type": "%s", "float": %s, "fraction": %s}' % (
                 word(kind), repr_(number) if finite else "null", '"%s"' % fraction if fraction else "null")
+        # From here to the write no code of the program can run (no other thread, no signal
+        # handler, no collection), and the value goes down the pipe it was given or nowhere.
+        gc_off()
+        sigmask(signal.SIG_BLOCK, blocked)
+        if threads():
+            body = '{"error": "threads"}'
+        st = fstat(value_fd)
+        if (st.st_dev, st.st_ino) != value_id:
+            return
         write(value_fd, nonce + body.encode() + b"\n")
 
     try:
         exec(compile(source, "main.py", "exec"), ns)
     except SystemExit as exc:
         if exc.code not in (None, 0):
-            raise
+            end(exc.code if isinstance_(exc.code, int_) else 1)
     except BaseException as exc:
         send(error=type_(exc).__name__)
-        raise
+        try:   # the last line says what ended it (a traceback would walk the program's frames)
+            stderr.write("Traceback: main.py raised\n%s: %s\n" % (type_(exc).__name__, exc))
+        except BaseException:
+            stderr.write("%s\n" % type_(exc).__name__)
+        end(1)
     if not _VALUE:
-        return
+        end(0)
     if _VALUE not in ns:
-        return send(error="missing")
+        send(error="missing")
+        end(0)
     v = ns[_VALUE]
     number = fraction = None
     try:
@@ -384,6 +411,7 @@ def _ces_boot(argv):
     except (TypeError, ValueError, OverflowError, ZeroDivisionError, AttributeError):
         number = fraction = None
     send(kind=type_(v).__name__, number=float_(number) if number is not None else None, fraction=fraction)
+    end(0)
 
 
 _ces_boot(sys.argv)

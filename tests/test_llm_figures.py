@@ -283,8 +283,6 @@ def test_a_value_is_published_only_with_its_reason(tmp_path):
     assert "ans\u202f: aucune valeur (le programme a échoué)" in (out / "pot.svg").read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(strict=True, reason="needs builder/sandbox.py's boot to check, just before it sends, that no "
-                   "other thread runs and that the value fd is still the pipe it was given (issue 21, 7)")
 def test_a_thread_cannot_forge_the_value_of_a_program_that_ends(tmp_path):
     need_sandbox()
     config = llm_config(tmp_path, pot=HTTP)
