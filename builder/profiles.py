@@ -7,8 +7,7 @@ A FIGURE declares its base `params` and, per profile, only what differs:
     "profiles": {"smoke": {"steps": 20}, "full": {"steps": 20000}},
 
 The params of a profile are the base params updated with that profile's overrides (all
-profiles optional). The older form, a complete params dict per profile and no `params`, is
-still accepted: it is the same thing with empty base params.
+profiles optional; `params` is required, `{}` when the figure has none).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from builder.figures import discover
 submitit = require_module("submitit")
 
 NAP = '''FIGURE = {"name": "nap", "caption": "c", "alt": "a", "outputs": ["nap.json"],
-          "profiles": {"smoke": {}, "quick": {}, "full": {}}}
+          "params": {}}
 import os, time
 from builder.script import setup
 run = setup(FIGURE)
