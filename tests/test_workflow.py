@@ -108,7 +108,7 @@ def test_installs_only_what_frozen_needs(flow, broken):
 
 def test_the_publish_extra_is_what_frozen_imports():
     publish = {re.split(r"[<>=\[ ]", r)[0].lower() for r in _publish_extra()}
-    assert publish == {"click", "pyyaml", "filelock", "pypandoc-binary"}
+    assert publish == {"click", "pyyaml", "pypandoc-binary"}
     assert not publish & set(HEAVY)
 
 
