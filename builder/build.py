@@ -16,14 +16,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import deck as deck_config
-from . import launch, site, slides
 from .cache import Cache, Entry
 from .errors import BuildError, ConfigError, FigureError
 from .figures import FigureSpec, did_you_mean, discover
 from .profiles import DEFAULT, PROFILES
 from .runner import Outcome, Runner, plan
-from .slurm_jobs import clean_staging
 
 
 @dataclass(frozen=True)
@@ -117,6 +114,10 @@ def check_names(names, figures: dict) -> None:
 def build(request: BuildRequest, figures: dict[str, FigureSpec] | None = None, echo=print, executor=None) -> dict:
     """Bring the figures of `request` up to date and render the deck. `figures`: the deck's,
     discovered by the caller (None: discovered here); `executor`: where figures run (None: local)."""
+    from . import deck as deck_config
+    from . import launch, site, slides
+    from .slurm_jobs import clean_staging
+
     start = time.perf_counter()
     root = request.root
     deck = deck_config.load(root)
@@ -190,7 +191,9 @@ def clean(root: Path, unused: bool, echo=print) -> None:
 
 
 def _clean(root: Path, unused: bool, echo) -> None:
-    for rel in (deck_config.SITE, "slides/_figures", "_scratch", "cache/.tmp", "cache/.logs"):
+    from .deck import SITE
+
+    for rel in (SITE, "slides/_figures", "_scratch", "cache/.tmp", "cache/.logs"):
         path = root / rel
         if path.is_symlink():  # remove the link, never what it points to
             path.unlink()

@@ -30,7 +30,6 @@ from pathlib import Path
 from . import launch
 from . import config as ces_yml
 from .harness import harness_command, harness_env
-from .slurm import SlurmExecutor
 
 
 def executor_name(config: dict, profile: str, given: str | None) -> str:
@@ -46,6 +45,8 @@ def make_executor(root: Path, given: str | None, profile: str, echo=print, confi
     name = executor_name(config, profile, given)
     if name == "local":
         return LocalExecutor()
+    from .slurm import SlurmExecutor  # here: `ces status` and local builds never import it
+
     return SlurmExecutor(root, config.get("slurm") or {}, profile, echo=echo, confirm=confirm)
 
 

@@ -54,9 +54,9 @@ from .errors import ConfigError, Detached
 from .files import write_json
 from .harness import write_run
 from .keys import static_key
-from .slurm_jobs import (LOST_AFTER_S, SUBMITIT_DIR, Handle, job_result, import_submitit, submitted_at, attach,
+from .slurm_jobs import (JOB_FILE, LOST_AFTER_S, SUBMITIT_DIR, Handle, job_result, import_submitit, submitted_at, attach,
                          clean_staging, ended_problem, job_files, partition_gpus, phase, read_json)
-from .slurm_node import HARNESS_LOG, JOB_FILE, STAGING, run_figure
+from .slurm_node import HARNESS_LOG, STAGING, run_figure
 
 GRACE_MIN = 2                  # Slurm's limit is the figure's timeout plus this
 SACCT_EVERY_S = 10.0           # at most one forced sacct call (for all jobs) per this many seconds

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
-from .slurm_node import JOB_FILE
 
+JOB_FILE = "job.json"           # in a submitted figure's directory: figure, profile, static key, job id, …
 SUBMITIT_DIR = "slurm"         # cache/.tmp/slurm/<job id>/: submitit's pickles and logs
 LOST_AFTER_S = 60.0            # known to neither sacct nor squeue for this long: the job is lost
 QUEUED = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "RESIZING", "SUSPENDED",

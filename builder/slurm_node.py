@@ -18,8 +18,8 @@ from pathlib import Path
 
 from . import launch
 from .harness import harness_command, harness_env
+from .slurm_jobs import JOB_FILE
 
-JOB_FILE = "job.json"
 STAGING = "entry"
 HARNESS_LOG = "harness.log"
 OWNER_WAIT_S = 120.0           # how long a job waits for job.json to name it
