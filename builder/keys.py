@@ -210,13 +210,18 @@ KEY_SIDE = ("cache", "keys", "memo")
 BUILDER = Path(__file__).resolve().parent
 
 
-_runtime: dict[frozenset, dict[str, str]] = {}  # per process: ces' own code does not change under it
+_runtime: dict[tuple, dict[str, str]] = {}  # per command: ces' own code does not change under it
+
+
+def forget_runtime() -> None:
+    """Read ces' own code again at the next key (a long-lived process: `ces preview`'s rebuilds)."""
+    _runtime.clear()
 
 
 def runtime_digests(imported: set[str]) -> dict[str, str]:
     """builder/<module>.py -> code digest, for RUNTIME, `imported` and what they import of ces
     (once per process and set of imported modules: every figure shares them)."""
-    key = frozenset(imported)
+    key = (BUILDER, frozenset(imported))
     if key not in _runtime:
         _runtime[key] = _runtime_digests(imported)
     return dict(_runtime[key])

@@ -241,8 +241,10 @@ class Preview:
         """One build (figures kept going past a failure); the browser reloads either way."""
         from .build import build
         from .errors import CesError
+        from .keys import forget_runtime
 
         error = None
+        forget_runtime()  # ces' own code may have changed since the last build
         try:
             build(self.request, echo=self.echo)
         except CesError as exc:

@@ -67,11 +67,8 @@ def render_stamp(root: Path, renderer_name: str, outcomes: dict) -> str:
     from . import __version__, deck, pandoc, publish, quarto
     from .cache import digest_json, sha256_file
 
-    files = {}
-    for path in sorted((root / "slides").rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_file() and not rel.startswith("slides/_figures/"):
-            files[rel] = sha256_file(path)
+    files = {f"slides/{rel}": sha256_file(root / "slides" / rel)
+             for rel in sorted(_walk(root / "slides", skip_top={"_figures"}, links=True))}
     files[PROJECT_FILE] = sha256_file(root / PROJECT_FILE)
     files["filter"] = sha256_file(FILTER)
     for module in (deck, pandoc, quarto, publish):
@@ -83,8 +80,30 @@ def render_stamp(root: Path, renderer_name: str, outcomes: dict) -> str:
                         "figures": {n: o.entry.key for n, o in sorted(outcomes.items()) if o.entry is not None}})
 
 
-def _site_files(site: Path) -> list[Path]:
-    return sorted(p for p in site.rglob("*") if p.is_file() and not p.is_symlink() and p.name != SITE_MANIFEST)
+def _walk(top: Path, skip_top=frozenset(), links: bool = False) -> dict[str, os.stat_result]:
+    """Every regular file under `top` (and, with `links`, every link to one; a link to a
+    directory is never followed): relative POSIX path -> its lstat. One scandir pass (a site
+    holds a thousand files of Reveal.js)."""
+    found, todo = {}, [("", str(top))]
+    while todo:
+        prefix, path = todo.pop()
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            continue
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                if not (prefix == "" and e.name in skip_top):
+                    todo.append((f"{prefix}{e.name}/", e.path))
+            elif e.is_file(follow_symlinks=False) or links and e.is_file():
+                found[prefix + e.name] = e.stat(follow_symlinks=False)
+    return found
+
+
+def _site_files(site: Path) -> dict[str, os.stat_result]:
+    found = _walk(site)
+    found.pop(SITE_MANIFEST, None)
+    return found
 
 
 def figure_references(site: Path) -> list[str]:
@@ -104,10 +123,7 @@ def figure_references(site: Path) -> list[str]:
 def write_site_manifest(site: Path, stamp: str) -> None:
     from .cache import sha256_file
 
-    files = {}
-    for p in _site_files(site):
-        st = p.stat()
-        files[p.relative_to(site).as_posix()] = [st.st_size, st.st_mtime_ns, sha256_file(p)]
+    files = {rel: [st.st_size, st.st_mtime_ns, sha256_file(site / rel)] for rel, st in sorted(_site_files(site).items())}
     manifest = {"stamp": stamp, "files": files, "figures": figure_references(site)}
     (site / SITE_MANIFEST).write_text(json.dumps(manifest, indent=0), encoding="utf-8")
 
@@ -135,18 +151,14 @@ def site_problem(site: Path, stamp: str) -> str | None:
     for rel in referenced:
         if rel not in files:
             return f"{rel}, which the slides show, is not in the site"
+    there = _site_files(site)
     for rel, size, mtime, digest in records:
-        p = site / rel
-        try:
-            st = os.lstat(p)
-        except OSError:
-            return f"{rel} is missing"
-        if not p.is_file() or p.is_symlink():
-            return f"{rel} is not a file"
-        if (st.st_size, st.st_mtime_ns) != (size, mtime) and sha256_file(p) != digest:
+        st = there.get(rel)
+        if st is None:
+            return f"{rel} is missing" if not os.path.lexists(site / rel) else f"{rel} is not a file"
+        if (st.st_size, st.st_mtime_ns) != (size, mtime) and sha256_file(site / rel) != digest:
             return f"{rel} was changed"
-    for p in _site_files(site):  # e.g. _site/slides/ of a `quarto render` run by hand
-        rel = p.relative_to(site).as_posix()
+    for rel in sorted(there):  # e.g. _site/slides/ of a `quarto render` run by hand
         if rel not in files and rel not in SITE_EXTRAS:
             return f"{rel} is not part of the deck"
     return None

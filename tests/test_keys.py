@@ -13,6 +13,8 @@ FIXTURE = Path(__file__).parent / "fixtures" / "minideck"
 
 
 def inputs_of(root, profile="smoke", upstream=None):
+    """The inputs as a new command computes them (ces' own code read again)."""
+    keys.forget_runtime()
     spec = parse_figure(root / "figures" / "line.py", root)
     return keys.static_inputs(spec, profile, upstream or {}, root)
 
@@ -45,7 +47,8 @@ def test_golden_key_of_the_fixture_figure_names_each_ingredient():
         "upstream": {},
     }
     assert keys.digest_json(static) == "15c7b152df462112c24ef2264b565d41985800ea3f2f9adff973cfb53b1414d8"
-    assert sorted(runtime) == ["builder/guard.py", "builder/harness.py", "builder/profiles.py", "builder/script.py"]
+    assert sorted(runtime) == ["builder/files.py", "builder/guard.py", "builder/harness.py", "builder/profiles.py",
+                               "builder/script.py"]
     assert inputs.packages == {}                         # it imports no third-party package
 
 
@@ -97,6 +100,17 @@ def test_a_change_to_ces_outside_the_figure_process_keeps_the_key(project, modul
     before = inputs_of(root).static_digest
     append(tool / module, "\nEXTRA = 1\n")
     assert inputs_of(root).static_digest == before
+
+
+def test_ces_code_is_read_once_per_command(project):
+    """Within one command every figure shares the digests of ces' own code (read once); the next
+    command reads them again (the twin: without forget_runtime the change is not seen)."""
+    root, tool = project
+    before = inputs_of(root).static_digest
+    append(tool / "script.py", "\nEXTRA = 1\n")
+    spec = parse_figure(root / "figures" / "line.py", root)
+    assert keys.static_inputs(spec, "smoke", {}, root).static_digest == before
+    assert inputs_of(root).static_digest != before
 
 
 def test_comments_do_not_change_a_runtime_module_key(project):
