@@ -11,7 +11,7 @@ error says it), one line naming the file, the field (and the line where known):
 `refuse(value, what, where)` raises the same line for a value checked otherwise.
 Kinds: TEXT, TEXTS (a text or a list of them), BOOL, NUMBER, MAPPING, LIST, `flag(*words)`
 (true, false or one of the words), `choice(*words)`, `number(min=, max=, integer=)`,
-`list_of(kind)`, `any_of(*kinds)`, or `Kind(test, "what it is")` for anything else. `where`
+`list_of(kind)`, `optional(kind)`, `any_of(*kinds)`, or `Kind(test, "what it is")` for anything else. `where`
 is a text, or (for expect_fields) a function of the key giving one (the deck's YAML line numbers).
 
 ces.yml: every command goes through `load` (cli does, at start-up): a ces.yml that is not UTF-8,
@@ -98,6 +98,11 @@ def number(min: float | None = None, max: float | None = None, integer: bool = F
     return Kind(test, what)
 
 
+def optional(kind: Kind) -> Kind:
+    """`kind`, or nothing (YAML's null)."""
+    return Kind(lambda v: v is None or kind(v), f"{kind.what} (or null)")
+
+
 def list_of(kind: Kind) -> Kind:
     return Kind(lambda v: isinstance(v, list) and all(kind(x) for x in v), f"a list, each {kind.what}")
 
@@ -130,8 +135,8 @@ def expect_fields(data, fields: dict[str, Kind], where: str | Callable[[str], st
         return f"{where}.{key}" if key is not None else where
 
     if not isinstance(data, dict):
-        raise ConfigError(f"{at(None)}: expected a mapping ({', '.join(k + ':' for k in fields)}), not {shown(data)}",
-                          tip=tip)
+        keys = [k + ":" for k in fields][:4] + (["…"] if len(fields) > 4 else [])
+        raise ConfigError(f"{at(None)}: expected a mapping ({', '.join(keys)}), not {shown(data)}", tip=tip)
     for key in data:
         if key not in fields:
             import difflib

@@ -79,8 +79,11 @@ CASES = {
 }
 
 LLM_YML_CASES = {
-    "defaults-number": ("defaults: 5\nqueries: {}\n", "llm.yml: defaults: must be a mapping of settings, not 5"),
-    "query-number": ("queries:\n  pot: 5\n", "llm.yml: queries.pot: must be a mapping of settings"),
+    "defaults-number": ("defaults: 5\nqueries: {}\n", "llm.yml: defaults: expected a mapping of settings (backend:, model:, messages:, …), not 5"),
+    "query-number": ("queries:\n  pot: 5\n", "llm.yml: queries.pot: expected a mapping (backend:, model:, revision:, temperature:, …), not 5"),
+    "query-typo": ("queries:\n  pot: {backend: none, mesages: []}\n", "llm.yml: queries.pot.mesages: unknown key 'mesages'. Did you mean 'messages'?"),
+    "backend-unknown": ("queries:\n  pot: {backend: gpt, messages: [{role: user, content: x}]}\n",
+                        "llm.yml: queries.pot.backend: expected one of none, transformers, openai, not 'gpt'"),
     "not-utf8": ("queries: {}\n# caf\xe9\n".encode("latin-1"), "llm.yml: not UTF-8"),
 }
 
