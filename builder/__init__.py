@@ -30,8 +30,8 @@ this list against the import graph, lazy imports included, and that the graph ha
   llm, sandbox        LLM backends and pinned answers; run untrusted code
   launch              start a subprocess: limits, group kill, die with parent, timeout, log tail
   config              the validation helper (expect, Kind) and ces.yml, read once
-  profiles            the profiles (smoke, quick, full), defined once; a figure's params per profile
-  files               the project root, the atomic write, a figure's default name
+  profiles            the profiles (smoke, quick, full); a figure's params per profile, its default name
+  files               the project root, the atomic write, YAML files
   errors              the exceptions users see, one line each, and the exit codes
 """
 

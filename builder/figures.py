@@ -18,8 +18,7 @@ from pathlib import Path
 
 from . import memo
 from .errors import FigureError
-from .files import figure_name
-from .profiles import DEFAULT_TIMEOUT, PROFILES, params_of
+from .profiles import DEFAULT_TIMEOUT, PROFILES, figure_name, params_of
 
 REQUIRED = {"caption", "alt", "outputs", "params"}
 OPTIONAL = {"name", "profiles", "needs", "gpu", "seed", "timeout", "tolerance", "memory_gb"}

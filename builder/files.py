@@ -27,12 +27,6 @@ def find_root(start: Path | None = None, markers=(PROJECT_FILE,), fallback: Path
     raise ConfigError(f"no {markers[0]} in {here} or above", tip="run ces inside the deck's repository")
 
 
-def figure_name(script: Path) -> str:
-    """A figure's name when its FIGURE declares none: its file's stem, `_` -> `-`
-    (figures/param_counts.py -> param-counts)."""
-    return Path(script).stem.replace("_", "-")
-
-
 def read_yaml(path: Path):
     """A YAML configuration file (ces.yml, llm.yml): its data ({} when empty); a ConfigError
     naming the file when it is not UTF-8 or not YAML."""

@@ -29,8 +29,7 @@ import sys
 from pathlib import Path
 from types import MappingProxyType
 
-from .files import figure_name
-from .profiles import DEFAULT, PROFILES, params_of
+from .profiles import DEFAULT, PROFILES, figure_name, params_of
 
 RUN_ENV = "CES_RUN"
 

@@ -1,4 +1,4 @@
-"""builder.files: the project root, the one atomic write, a figure's default name, YAML files."""
+"""builder.files: the project root, the one atomic write, YAML files."""
 
 import os
 
@@ -18,12 +18,6 @@ def test_the_root_is_the_nearest_directory_with_quarto_yml(tmp_path):
         files.find_root(deep)
     assert err.value.tip
     assert files.find_root(deep, fallback=tmp_path) == tmp_path
-
-
-@pytest.mark.parametrize("script, name", [("figures/param_counts.py", "param-counts"), ("line.py", "line"),
-                                          ("/a/b/double_descent_2.py", "double-descent-2")])
-def test_a_figure_name_is_the_stem_with_dashes(script, name):
-    assert files.figure_name(script) == name
 
 
 def test_an_atomic_write_leaves_the_old_file_when_it_fails(tmp_path, monkeypatch):

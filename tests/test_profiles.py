@@ -27,3 +27,9 @@ def test_the_declaration_is_not_changed():
 
 def test_no_override_at_all():
     assert profiles.params_of({"params": {"n": 1}}, "full") == {"n": 1}
+
+
+@pytest.mark.parametrize("script, name", [("figures/param_counts.py", "param-counts"), ("line.py", "line"),
+                                          ("/a/b/double_descent_2.py", "double-descent-2")])
+def test_a_figure_name_is_the_stem_with_dashes(script, name):
+    assert profiles.figure_name(script) == name
