@@ -17,7 +17,7 @@ default), measures:
 Medians of --runs runs each, interleaved in one run of this script, so that the ratios compare
 like with like on a loaded machine.
 
-Usage: python benchmarks/bench_scaling.py [--sizes 25,50,100,200] [--runs 5] [--profile-top 12]
+Usage: python benchmarks/bench_scaling.py [--sizes 25,50,100,200] [--runs 5] [--profile-top 12] [--no-cold]
                                          [--baseline DIR]
 Writes benchmarks/results/scaling.json; with --profile-top K, prints the K most expensive
 functions of an in-process `ces status` on the largest deck (cProfile). With --baseline DIR (a
@@ -94,6 +94,16 @@ def snakefile(root: Path, names: list[str]) -> Path:
     return path
 
 
+def interleaved(cmds: dict[str, list[str]], cwd, runs) -> dict[str, float]:
+    """Median time of each command, the commands taking turns within each round: a machine whose
+    load changes meanwhile weighs on all of them alike, and the ratios compare like with like."""
+    samples = {name: [] for name in cmds}
+    for _ in range(runs):
+        for name, cmd in cmds.items():
+            samples[name].append(run(cmd, cwd))
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
 def wipe(root: Path) -> None:
     for rel in ("cache", "_site", "slides/_figures"):
         shutil.rmtree(root / rel, ignore_errors=True)
@@ -111,6 +121,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="25,50,100,200")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile-top", type=int, default=12)
+    parser.add_argument("--no-cold", action="store_true", help="build once, untimed (only status and no-op)")
     parser.add_argument("--baseline", help="directory holding another version's builder/ package")
     parser.add_argument("--baseline-label", help="what the baseline is (recorded in the results)")
     args = parser.parse_args()
@@ -123,21 +134,28 @@ def main() -> None:
         for n in sizes:
             root = Path(tmp) / f"deck{n}"
             names = gendeck.generate(root, n)
-            row = {"cold_j1_s": run(CES + ["build", "--profile", "smoke", "--jobs", "1"], root)}
-            wipe(root)
-            row["cold_j2_s"] = run(CES + ["build", "--profile", "smoke", "--jobs", "2"], root)
-            row["status_s"], base_status = ab(CES + ["status", "--profile", "smoke"], root, args.runs, args.baseline)
-            row["noop_s"], base_noop = ab(CES + ["build", "--profile", "smoke"], root, args.runs, args.baseline)
-            if args.baseline:
-                row["baseline_status_s"], row["baseline_noop_s"] = base_status, base_noop
-            row["floor_s"] = median([sys.executable, "-c", FLOOR], root, args.runs)
-            row["status_over_floor"] = row["status_s"] / row["floor_s"]
-            row["noop_over_floor"] = row["noop_s"] / row["floor_s"]
+            if args.no_cold:
+                run(CES + ["build", "--profile", "smoke", "--jobs", "2"], root)
+                row = {}
+            else:
+                row = {"cold_j1_s": run(CES + ["build", "--profile", "smoke", "--jobs", "1"], root)}
+                wipe(root)
+                row["cold_j2_s"] = run(CES + ["build", "--profile", "smoke", "--jobs", "2"], root)
+            cmds = {"status_s": CES + ["status", "--profile", "smoke"], "noop_s": CES + ["build", "--profile", "smoke"],
+                    "floor_s": [sys.executable, "-c", FLOOR]}
             snakemake = shutil.which("snakemake")
             if snakemake:
-                smk = [snakemake, "-s", str(snakefile(root, names)), "--cores", "1", "--quiet"]
-                run(smk, root)  # cold: every output made
-                row["snakemake_noop_s"] = median(smk, root, args.runs)
+                cmds["snakemake_noop_s"] = [snakemake, "-s", str(snakefile(root, names)), "--cores", "1", "--quiet"]
+                run(cmds["snakemake_noop_s"], root)  # cold: every output made
+            if args.baseline:
+                row["status_s"], row["baseline_status_s"] = ab(cmds["status_s"], root, args.runs, args.baseline)
+                row["noop_s"], row["baseline_noop_s"] = ab(cmds["noop_s"], root, args.runs, args.baseline)
+                row.update(interleaved({k: c for k, c in cmds.items() if k not in row}, root, args.runs))
+            else:
+                row.update(interleaved(cmds, root, args.runs))
+            row["status_over_floor"] = row["status_s"] / row["floor_s"]
+            row["noop_over_floor"] = row["noop_s"] / row["floor_s"]
+            if snakemake:
                 row["noop_over_snakemake"] = row["noop_s"] / row["snakemake_noop_s"]
             samples = []
             for _ in range(args.runs):
@@ -146,7 +164,8 @@ def main() -> None:
                 samples.append(time.perf_counter() - t)
                 assert all(s.state == "fresh" for s in states.values())
             row["status_inproc_s"] = statistics.median(samples)
-            per_figure = {k: round(1000 * row[k] / n, 2) for k in ("cold_j1_s", "cold_j2_s", "noop_s", "status_inproc_s")}
+            per_figure = {k: round(1000 * row[k] / n, 2) for k in ("cold_j1_s", "cold_j2_s", "noop_s", "status_inproc_s")
+                          if k in row}
             print(f"N={n:4d}  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
             print(f"        status {row['status_s']:.3f} s = {row['status_over_floor']:.1f}× the floor "
                   f"({row['floor_s']:.3f} s); no-op build {row['noop_s']:.3f} s = {row['noop_over_floor']:.1f}× the floor"
