@@ -88,7 +88,7 @@ def snakefile(root: Path, names: list[str]) -> Path:
     rules = [f"rule all:\n    input: {[f'sm/{n}.json' for n in names]!r}\n"]
     for n in names:
         rules.append(f"rule {n}:\n    input: 'figures/{n}.py'\n    output: 'sm/{n}.json'\n"
-                     f"    shell: 'echo {{}} > {{output}}'\n")
+                     f"    shell: 'echo {{{{}}}} > {{output}}'\n")
     path = root / "Snakefile"
     path.write_text("\n".join(rules))
     return path
