@@ -128,6 +128,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
                "baseline": args.baseline_label or args.baseline,
+               "load_average_at_start": os.getloadavg()[0],   # the ratios hold under load, the times do not
                "runs": args.runs, "startup_s": median([sys.executable, "-c", "import builder.cli"], HERE, args.runs),
                "sizes": {}}
     with tempfile.TemporaryDirectory(prefix="ces-scaling-") as tmp:

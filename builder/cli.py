@@ -34,6 +34,12 @@ def project(required: bool = True):
     return root
 
 
+def renderer_option(f):
+    """--renderer: builder.site.renderer switches on it."""
+    return click.option("--renderer", type=click.Choice(["auto", "quarto", "pandoc"]), default="auto",
+                        show_default=True, help="auto: Quarto when `quarto` is on PATH, else the embedded pandoc.")(f)
+
+
 def profile_option(f):
     return click.option("--profile", type=click.Choice(PROFILES), default=DEFAULT, show_default=True,
                         help=HELP)(f)
@@ -54,8 +60,7 @@ def cli():
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Figures computed at once (independent ones only).")
 @click.option("--frozen", is_flag=True, help=frozen_help)
-@click.option("--renderer", type=click.Choice(["auto", "quarto", "pandoc"]), default="auto", show_default=True,
-              help="auto: Quarto when `quarto` is on PATH, else the embedded pandoc.")
+@renderer_option
 @click.option("-k", "--keep-going", is_flag=True, help="Go on with independent figures after a failure.")
 @click.option("--executor", type=click.Choice(["local", "slurm"]), default=None,
               help="Where figures run: local subprocesses, or Slurm jobs through submitit (settings in "
@@ -229,8 +234,7 @@ def main():
 @profile_option
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Figures computed at once (independent ones only).")
-@click.option("--renderer", type=click.Choice(["auto", "quarto", "pandoc"]), default="auto", show_default=True,
-              help="auto: Quarto when `quarto` is on PATH, else the embedded pandoc.")
+@renderer_option
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port on 127.0.0.1 (0: any free port).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the deck in the default browser.")

@@ -28,7 +28,6 @@ from .files import PROJECT_FILE
 SITE_MANIFEST = ".ces-site.json"      # in _site/: the render stamp, every file's size and hash, figure references
 SITE_EXTRAS = {"deck.pdf"}            # what may be added to _site/ after a render (ces pdf)
 STAGING = Path(".ces") / "render"     # where a site is rendered before it is swapped in
-RENDERERS = ("auto", "quarto", "pandoc")
 # A figure file referenced from a page: [prefix/]_figures/<figure>/<file> (as builder.publish rewrites them).
 _FIGURE_REF = re.compile(r"""(?:src|href|data-src)\s*=\s*["']((?:[\w.-]+/)*_figures/[\w.-]+/[^/"'\s<>?#&]+)""")
 
