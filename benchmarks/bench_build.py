@@ -41,15 +41,14 @@ subprocess.run(ces + ["build", "--profile", args.profile], cwd=root, check=True,
 
 # The exact pandoc command ces runs, rebuilt from its own code.
 sys.path.insert(0, str(root))
-from builder import render  # noqa: E402
-
+from builder import deck as deck_config  # noqa: E402
 from builder.figures import discover  # noqa: E402
+from builder.pandoc import pandoc_args  # noqa: E402
 
-config, lines = render.load_config(root)
-source = render.deck_sources(root, config)[0]
-meta = render.write_figure_metadata(root / "_site", discover(root))  # what ces passes pandoc
-meta = meta.rename(meta.with_name(".bench-meta.json"))  # ces' own builds below remove theirs
-pandoc = render.pandoc_args(config, lines, source, root / "_site", meta)
+deck = deck_config.load(root)
+source = deck.sources[0]
+meta = deck_config.write_figure_metadata(root / "_site" / ".bench-meta.json", root, discover(root))  # what ces passes pandoc
+pandoc = pandoc_args(deck, source, root / "_site", meta)
 if "bibliography:" in source.read_text()[:4000]:
     pandoc.append("--citeproc")
 slide = source

@@ -36,7 +36,7 @@ FIGURE = {{
     "outputs": ["{name}.json"],
     "needs": {needs!r},
     "seed": 0,
-    "profiles": {{"smoke": {{"k": {i}}}, "quick": {{"k": {i}}}, "full": {{"k": {i}}}}},
+    "params": {{"k": {i}}},
 }}
 
 from builder.script import setup

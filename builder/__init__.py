@@ -1,26 +1,38 @@
 """ces: build a Reveal.js deck whose every figure is recomputed from code.
 
-`cli` holds the commands only; each stage is one module behind it (imports go down this list,
-never up: tests/test_imports.py checks that the import graph has no cycle):
-  build      the pipeline of `ces build`, `status`, `clean`
-  preview    `ces preview`; pdf: `ces pdf`; verify: `ces verify` (recompute and compare)
-  figures    discover and validate the figure scripts in figures/
-  profiles   the profiles (smoke, quick, full), defined once; a figure's params per profile
-  slides     read and check the slides before rendering
-  runner     bring stale figures up to date, upstream first, -j at once; check and commit
-  executors  where a figure runs: local (via launch) or slurm (submitit); ces.yml
-  slurm      the Slurm executor: job arrays, re-attach, job state
-  launch     start a subprocess: limits, group kill, die with parent, timeout, log tail
-  harness    runs inside a figure's process: records what it reads; its command and run file
-  script     the small API a figure script imports
-  keys       what goes into a key, and make_key, the one function that computes one
-  cache      entries on disk, lookup, verification of entries, commit
-  memo       facts about Python sources (declaration, code digests, imports), by content hash
-  render     Quarto when on PATH, else embedded pandoc + Reveal.js (assets)
-  publish    hashed figure names, provenance page and links
-  llm        LLM backends and pinned answers; sandbox: run untrusted code
-  files      the project root, the atomic write
-  errors     the exceptions users see, one line each, and the exit codes
+`cli` holds the commands only; each stage is one module behind it. The layers, top down: a
+module imports only modules below it, or beside it on its line (tests/test_imports.py checks
+this list against the import graph, lazy imports included, and that the graph has no cycle):
+
+  cli                 the commands: options and help; imports each stage when its command runs
+  check               `ces check`: walk the deck in Chromium, report layout problems per slide
+  pdf                 `ces pdf`: print the deck with Chromium
+  preview, verify     `ces preview` (rebuild on change, live reload); `ces verify` (recompute, compare)
+  build               `ces build`, `status`, `clean`: BuildRequest and the stages in order
+  browser             the local server and the Chromium session that check, pdf and preview share
+  site                _site/: the renderer chosen, rendered in staging, stamp and manifest, swapped in
+  pandoc, quarto      the two renderers (deck.Renderer): embedded pandoc + Reveal.js, or Quarto
+  deck                _quarto.yml checked (Deck), the Renderer interface, what both renderers share
+  publish, assets     hashed figure names, provenance page and links; the pinned Reveal.js
+  slides              read and check the slides before rendering
+  runner              bring stale figures up to date, upstream first, -j at once; check and commit
+  executors           where a figure runs: local (via launch) or slurm
+  slurm               the Slurm executor: submission, job arrays, re-attach (submitit)
+  slurm_node          what a Slurm job runs on its node
+  slurm_jobs          job state: job.json, sacct/squeue, the staging of submitted jobs
+  harness             runs inside a figure's process: records what it reads; its command and run file
+  guard               the write guard of a figure's process (audit hook)
+  script              the small API a figure script imports
+  cache               entries on disk, lookup, verification of entries, commit
+  keys                what goes into a key, and make_key, the one function that computes one
+  figures             discover and validate the figure scripts in figures/
+  memo                facts about Python sources (declaration, code digests, imports), by content hash
+  llm, sandbox        LLM backends and pinned answers; run untrusted code
+  launch              start a subprocess: limits, group kill, die with parent, timeout, log tail
+  config              the validation helper (expect, Kind) and ces.yml, read once
+  profiles            the profiles (smoke, quick, full); a figure's params per profile, its default name
+  files               the project root, the atomic write, YAML files
+  errors              the exceptions users see, one line each, and the exit codes
 """
 
 __version__ = "0.1.0"

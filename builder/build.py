@@ -2,6 +2,9 @@
 
     discover figures → check slides → (lock) compute stale figures → materialise outputs
     into slides/_figures/ → render _site/ (skipped when nothing it reads changed)
+
+    request = BuildRequest(root, profile="smoke", renderer="pandoc")
+    build(request, figures=discover(root))      # figures: discovered once per command
 """
 
 from __future__ import annotations
@@ -11,16 +14,28 @@ import os
 import shutil
 import stat
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import launch, render, slides
 from .cache import Cache, Entry
-from .errors import BuildError, ConfigError
-from .files import find_root  # noqa: F401 (cli: stage.find_root)
-from .slurm import clean_staging
-from .figures import FigureSpec, discover
-from .profiles import PROFILES
+from .errors import BuildError, ConfigError, FigureError
+from .figures import FigureSpec, did_you_mean, discover
+from .profiles import DEFAULT, PROFILES
 from .runner import Outcome, Runner, plan
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """What `ces build` (and preview, verify, the benchmarks) asks for."""
+
+    root: Path
+    profile: str = DEFAULT
+    jobs: int = 1
+    frozen: bool = False            # never compute: stale figures are an error
+    renderer: str = "auto"          # auto, quarto or pandoc (builder.site.renderer)
+    keep_going: bool = False        # go on with independent figures after a failure
+    wanted: tuple[str, ...] = ()    # only these figures (and what they need); () = all
+
 
 LOW_SPACE = 64 * 2**20  # below this, a failed build says that the disk is full
 
@@ -90,32 +105,45 @@ def disk_errors(root: Path):
                                                           "directory") from None
 
 
-def build(root: Path, profile: str, jobs: int, frozen: bool, renderer: str, keep_going: bool,
-          figures_wanted=None, echo=print, executor=None) -> dict:
+def check_names(names, figures: dict) -> None:
+    """A FigureError for the first of `names` that is not a figure of the deck."""
+    for name in names:
+        if name not in figures:
+            raise FigureError(f"no figure named {name!r}.{did_you_mean(name, figures)}")
+
+
+def build(request: BuildRequest, figures: dict[str, FigureSpec] | None = None, echo=print, executor=None) -> dict:
+    """Bring the figures of `request` up to date and render the deck. `figures`: the deck's,
+    discovered by the caller (None: discovered here); `executor`: where figures run (None: local)."""
+    from . import deck as deck_config
+    from . import launch, site, slides
+    from .slurm_jobs import clean_staging
+
     start = time.perf_counter()
-    config, lines = render.load_config(root)
-    figures = discover(root)
-    sources = render.deck_sources(root, config)
-    slides.check(sources, root, figures)
-    which = render.choose(renderer)
-    if which == "pandoc":
-        render.check_pandoc(root, config, lines, sources)
+    root = request.root
+    deck = deck_config.load(root)
+    figures = discover(root) if figures is None else figures
+    check_names(request.wanted, figures)
+    slides.check(list(deck.sources), root, figures)
+    renderer = site.renderer(request.renderer)
+    renderer.check(deck)
     cache = Cache(root)
     with disk_errors(root), build_lock(root, echo):
         launch.kill_orphans(root)  # processes a killed ces' figures left running here
         clean_staging(cache)  # staging left by killed runs; that of submitted Slurm jobs stays
-        runner = Runner(root, figures, cache, profile, jobs=jobs, keep_going=keep_going, echo=echo, executor=executor)
-        outcomes = runner.build(figures_wanted, frozen=frozen)
+        runner = Runner(root, figures, cache, request.profile, jobs=request.jobs, keep_going=request.keep_going,
+                        echo=echo, executor=executor)
+        outcomes = runner.build(list(request.wanted) or None, frozen=request.frozen)
         for o in outcomes.values():
             for w in o.warnings:
                 echo(f"  warning  {o.name}: {w}")
         materialise(root, figures, outcomes)
         fig_time = time.perf_counter() - start
-        rendered = render.render_site(root, which, config, lines, sources, figures, outcomes)
+        rendered = site.render_site(deck, renderer, figures, outcomes)
     counts = {s: sum(o.state == s for o in outcomes.values()) for s in ("ran", "cached")}
     total = time.perf_counter() - start
     echo(f"Deck built in {total:.1f} s: {len(outcomes)} figures ({counts['ran']} ran, {counts['cached']} cached, "
-         f"{fig_time:.1f} s), deck {rendered} → {render.SITE}/index.html")
+         f"{fig_time:.1f} s), deck {rendered} → {deck_config.SITE}/index.html")
     return outcomes
 
 
@@ -178,17 +206,11 @@ def _copy_verified(entry: Entry, dest: Path) -> None:
                              tip="run `ces build` again: the entry is checked and recomputed")
 
 
-def status(root: Path, profile: str, frozen: bool = False, names=None) -> tuple[dict, dict]:
-    figures = discover(root)
+def status(root: Path, figures: dict, profile: str, frozen: bool = False, names=()) -> dict:
+    """Each figure's state (fresh, stale, missing, corrupt), of `names` only when given."""
+    check_names(names, figures)
     states = plan(root, figures, Cache(root), profile, frozen=frozen)
-    if names:
-        unknown = [n for n in names if n not in figures]
-        if unknown:
-            from .errors import FigureError
-            from .figures import did_you_mean
-            raise FigureError(f"no figure named {unknown[0]!r}.{did_you_mean(unknown[0], figures)}")
-        states = {n: states[n] for n in names}
-    return figures, states
+    return {n: states[n] for n in names} if names else states
 
 
 def clean(root: Path, unused: bool, echo=print) -> None:
@@ -198,7 +220,9 @@ def clean(root: Path, unused: bool, echo=print) -> None:
 
 
 def _clean(root: Path, unused: bool, echo) -> None:
-    for rel in (render.SITE, "slides/_figures", "_scratch", "cache/.tmp", "cache/.logs"):
+    from .deck import SITE
+
+    for rel in (SITE, "slides/_figures", "_scratch", "cache/.tmp", "cache/.logs"):
         path = root / rel
         if path.is_symlink():  # remove the link, never what it points to
             path.unlink()

@@ -17,6 +17,29 @@ frozen_help = ("Never compute: fail listing every stale figure (for CI and GitHu
                "other package versions are used, with a warning.")
 
 
+def project(required: bool = True):
+    """The deck's root (from the working directory up), its ces.yml checked: a bad ces.yml is one
+    line and exit 5 from every command. Not `required`: None outside any deck."""
+    from . import config
+    from .errors import ConfigError
+    from .files import find_root
+
+    try:
+        root = find_root()
+    except ConfigError:
+        if required:
+            raise
+        return None
+    config.load(root)
+    return root
+
+
+def renderer_option(f):
+    """--renderer: builder.site.renderer switches on it."""
+    return click.option("--renderer", type=click.Choice(["auto", "quarto", "pandoc"]), default="auto",
+                        show_default=True, help="auto: Quarto when `quarto` is on PATH, else the embedded pandoc.")(f)
+
+
 def profile_option(f):
     return click.option("--profile", type=click.Choice(PROFILES), default=DEFAULT, show_default=True,
                         help=HELP)(f)
@@ -37,8 +60,7 @@ def cli():
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Figures computed at once (independent ones only).")
 @click.option("--frozen", is_flag=True, help=frozen_help)
-@click.option("--renderer", type=click.Choice(["auto", "quarto", "pandoc"]), default="auto", show_default=True,
-              help="auto: Quarto when `quarto` is on PATH, else the embedded pandoc.")
+@renderer_option
 @click.option("-k", "--keep-going", is_flag=True, help="Go on with independent figures after a failure.")
 @click.option("--executor", type=click.Choice(["local", "slurm"]), default=None,
               help="Where figures run: local subprocesses, or Slurm jobs through submitit (settings in "
@@ -51,18 +73,19 @@ def build(profile, jobs, frozen, renderer, keep_going, executor, no_check, figur
 
     With FIGURES, only those (and what they need) are brought up to date.
     """
-    from . import build as stage
-    from .executors import make_executor
-
-    root = stage.find_root()
-    if figures:
-        _, _ = stage.status(root, profile, names=list(figures))  # validates the names
-    runs_on = None if frozen else make_executor(root, executor, profile, echo=click.echo, confirm=click.confirm)
     import time
 
+    from . import build as stage
+    from .executors import make_executor
+    from .figures import discover
+
+    root = project()
+    specs = discover(root)
+    request = stage.BuildRequest(root, profile, jobs, frozen, renderer, keep_going, wanted=tuple(figures))
+    stage.check_names(request.wanted, specs)
+    runs_on = None if frozen else make_executor(root, executor, profile, echo=click.echo, confirm=click.confirm)
     started = time.time()
-    stage.build(root, profile, jobs, frozen, renderer, keep_going, figures_wanted=list(figures) or None,
-                echo=click.echo, executor=runs_on)
+    stage.build(request, specs, echo=click.echo, executor=runs_on)
     if not no_check:
         from .check import check_after_build
 
@@ -82,17 +105,10 @@ def check(site, screenshots, chromium):
     figures), images that did not load, figures misplaced after a direct jump."""
     from pathlib import Path
 
-    from . import build as stage
     from .check import run
-    from .errors import ConfigError
-    from .render import SITE
+    from .deck import SITE
 
-    try:
-        root = stage.find_root()
-    except ConfigError:
-        if site is None:
-            raise
-        root = None  # a deck outside any repository: default settings
+    root = project(required=site is None)  # None: a deck outside any repository, default settings
     run(Path(site) if site else root / SITE, root, chromium=chromium,
         screenshot_dir=Path(screenshots) if screenshots else None, echo=click.echo)
 
@@ -104,9 +120,10 @@ def check(site, screenshots, chromium):
 def status(profile, frozen, figures):
     """Say for each figure: fresh, stale (and which input changed) or missing."""
     from . import build as stage
+    from .figures import discover
 
-    root = stage.find_root()
-    specs, states = stage.status(root, profile, frozen=frozen, names=list(figures) or None)
+    root = project()
+    states = stage.status(root, discover(root), profile, frozen=frozen, names=figures)
     counts = {}
     for s in states.values():
         counts[s.state] = counts.get(s.state, 0) + 1
@@ -132,7 +149,7 @@ def status(profile, frozen, figures):
         click.echo("LLM answers (llm.yml):")
         for query, state in answer_status(root).items():
             click.echo(f"  {query:<10} {state}")
-    from .slurm import describe_jobs, job_files
+    from .slurm_jobs import describe_jobs, job_files
 
     if job_files(root):  # submitted figures (ces build --executor slurm); only then is submitit imported
         jobs = describe_jobs(root, names=list(figures) or None)
@@ -153,12 +170,14 @@ def verify(profile, figures):
     """Recompute fresh figures into scratch and compare with the cache (byte-identical, or JSON
     numbers within the figure's declared tolerance)."""
     from . import build as stage
+    from .figures import discover
     from .verify import verify as run_verify
 
-    root = stage.find_root()
-    specs, _ = stage.status(root, profile, names=list(figures) or None)
+    root = project()
+    specs = discover(root)
+    stage.check_names(figures, specs)
     with stage.build_lock(root, click.echo):  # a build starting meanwhile would wipe the scratch
-        run_verify(root, specs, profile, names=list(figures) or None, echo=click.echo)
+        run_verify(stage.BuildRequest(root, profile, wanted=tuple(figures)), specs, echo=click.echo)
 
 
 @cli.command()
@@ -167,7 +186,7 @@ def clean(unused):
     """Remove _site/, materialised figures, logs and scratch (cache entries stay)."""
     from . import build as stage
 
-    stage.clean(stage.find_root(), unused, echo=click.echo)
+    stage.clean(project(), unused, echo=click.echo)
 
 
 @cli.group()
@@ -179,19 +198,17 @@ def llm():
 @click.argument("queries", nargs=-1)
 def llm_refresh(queries):
     """Ask the configured model again (llm.yml) and pin its answer; all queries without QUERIES."""
-    from . import build as stage
     from .llm import refresh_answers
 
-    refresh_answers(list(queries) or None, root=stage.find_root(), echo=click.echo)
+    refresh_answers(list(queries) or None, root=project(), echo=click.echo)
 
 
 @llm.command("status")
 def llm_status():
     """For each query: pinned (model, date), transcript of the original talk, or missing."""
-    from . import build as stage
     from .llm import answer_status
 
-    for query, state in answer_status(stage.find_root()).items():
+    for query, state in answer_status(project()).items():
         click.echo(f"  {query:<10} {state}")
 
 
@@ -246,19 +263,18 @@ def main():
 @profile_option
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Figures computed at once (independent ones only).")
-@click.option("--renderer", type=click.Choice(["auto", "quarto", "pandoc"]), default="auto", show_default=True,
-              help="auto: Quarto when `quarto` is on PATH, else the embedded pandoc.")
+@renderer_option
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port on 127.0.0.1 (0: any free port).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the deck in the default browser.")
 def preview(profile, jobs, renderer, port, open_browser):
     """Serve the deck, rebuild it when slides/, figures/ or _quarto.yml change, and reload the
     browser on the same slide. Ctrl+C stops."""
-    from . import build as stage
     from .preview import Preview
 
+    root = project()
     try:
-        p = Preview(stage.find_root(), profile, jobs, renderer, port=port, echo=click.echo)
+        p = Preview(root, profile, jobs, renderer, port=port, echo=click.echo)
     except OSError as exc:
         from .errors import ConfigError
         raise ConfigError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}",
@@ -289,11 +305,10 @@ def pdf(output, fragments, notes, chromium):
     import time
     from pathlib import Path
 
-    from . import build as stage
+    from .deck import SITE
     from .pdf import make_pdf
-    from .render import SITE
 
-    root = stage.find_root()
+    root = project()
     start = time.perf_counter()
     report = make_pdf(root / SITE, Path(output) if output else None, fragments=fragments, notes=notes,
                       chromium=chromium)

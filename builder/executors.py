@@ -17,7 +17,7 @@ The interface the Runner uses (LocalExecutor is the reference):
     describe(name) -> str     release(name)   abandon(staging)   interrupt()
     finish(figures, wanted, cache)
 
-`ces.yml` (optional, at the repository root) is read here: `executor:` and `slurm:`.
+`ces.yml` (optional, at the repository root): `executor:` and `slurm:`, checked by builder.config.
 """
 
 from __future__ import annotations
@@ -28,40 +28,8 @@ import threading
 from pathlib import Path
 
 from . import launch
-from .errors import ConfigError
 from . import config as ces_yml
 from .harness import harness_command, harness_env
-from .profiles import PROFILES
-from .slurm import CLUSTERS, SlurmExecutor
-
-EXECUTORS = ("local", "slurm")
-CONFIG_FILE = ces_yml.FILE
-
-
-# -- configuration ---------------------------------------------------------------------------
-def load_config(root: Path) -> dict:
-    """ces.yml at the repository root (optional): `executor:` and `slurm:`."""
-    data = ces_yml.load(root)
-    ex = data.get("executor", "local")
-    choices = ex.values() if isinstance(ex, dict) else [ex]
-    if isinstance(ex, dict) and any(p not in PROFILES for p in ex):
-        raise ConfigError(f"{CONFIG_FILE}: executor: profiles are {', '.join(PROFILES)}")
-    if any(c not in EXECUTORS for c in choices):
-        raise ConfigError(f"{CONFIG_FILE}: executor must be one of {', '.join(EXECUTORS)} "
-                          "(or a mapping profile → executor)")
-    slurm = data.get("slurm") or {}
-    if not isinstance(slurm, dict):
-        raise ConfigError(f"{CONFIG_FILE}: slurm: must be a mapping (partition:, account:, qos:, …)")
-    if slurm.get("cluster", "slurm") not in CLUSTERS:
-        raise ConfigError(f"{CONFIG_FILE}: slurm.cluster must be one of {', '.join(CLUSTERS)}")
-    profiles = slurm.get("profiles") or {}
-    if not isinstance(profiles, dict) or any(p not in PROFILES or not isinstance(v, dict) for p, v in profiles.items()):
-        raise ConfigError(f"{CONFIG_FILE}: slurm.profiles maps {', '.join(PROFILES)} to parameters")
-    for where, section in [("slurm.gpu", slurm.get("gpu"))] + [(f"slurm.profiles.{p}.gpu", v.get("gpu"))
-                                                               for p, v in profiles.items()]:
-        if section is not None and not isinstance(section, dict):
-            raise ConfigError(f"{CONFIG_FILE}: {where} must be a mapping of parameters")
-    return data
 
 
 def executor_name(config: dict, profile: str, given: str | None) -> str:
@@ -71,12 +39,14 @@ def executor_name(config: dict, profile: str, given: str | None) -> str:
     return ex.get(profile, "local") if isinstance(ex, dict) else ex
 
 
-
 def make_executor(root: Path, given: str | None, profile: str, echo=print, confirm=None):
-    config = load_config(root)
+    """The executor --executor GIVEN names, else ces.yml's `executor:` (for `profile`), else local."""
+    config = ces_yml.load(root)
     name = executor_name(config, profile, given)
     if name == "local":
         return LocalExecutor()
+    from .slurm import SlurmExecutor  # here: `ces status` and local builds never import it
+
     return SlurmExecutor(root, config.get("slurm") or {}, profile, echo=echo, confirm=confirm)
 
 

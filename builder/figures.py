@@ -18,11 +18,13 @@ from pathlib import Path
 
 from . import memo
 from .errors import FigureError
-from .profiles import DEFAULT_TIMEOUT, PROFILES, params_of
+from .profiles import DEFAULT_TIMEOUT, PROFILES, figure_name, params_of
 
-REQUIRED = {"name", "caption", "alt", "outputs"}
-OPTIONAL = {"params", "profiles", "needs", "gpu", "seed", "timeout", "tolerance", "memory_gb"}
+REQUIRED = {"caption", "alt", "outputs", "params"}
+OPTIONAL = {"name", "profiles", "needs", "gpu", "seed", "timeout", "tolerance", "memory_gb"}
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+NAME_MAX = 64          # a directory name in cache/ and slides/_figures/, and a URL part
+RESERVED = {"llm": "cache/llm/ holds the pinned LLM answers"}
 OUTPUT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")  # referable from a slide, no path, no space
 MIN_MEMORY_GB = 0.05  # below this not even Python starts
 
@@ -73,6 +75,11 @@ def parse_figure(path: Path, root: Path | None = None) -> FigureSpec | None:
         return None
     if known is not None and isinstance(known["decl"], dict):
         decl, line = known["decl"], known["line"]
+        if known.get("valid") == _validated_mark(path):  # this content, under this name, passed before
+            return _spec(path, decl, line)
+        spec = _validate(path, root, decl, line)
+        memo.note(known, "valid", _validated_mark(path))
+        return spec
     else:
         decl, line = _read_declaration(path, data, root)
         if decl is None:
@@ -133,13 +140,15 @@ def _validate(path: Path, root: Path | None, decl, line: int) -> FigureSpec:
         raise FigureError(f"{where}: unknown key {key!r} in FIGURE.{did_you_mean(key, REQUIRED | OPTIONAL)}")
     for key in sorted(REQUIRED - set(decl)):
         raise FigureError(f"{where}: FIGURE has no {key!r}", tip="see docs/figure-contract.md")
-    if "params" not in decl and "profiles" not in decl:
-        raise FigureError(f"{where}: FIGURE has no 'params'", tip="declare base params, and per profile "
-                                                                   "only what differs (docs/figure-contract.md)")
-
-    name = decl["name"]
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise FigureError(f"{where}: figure name {name!r} must match [a-z0-9-]+")
+    name = decl.get("name", figure_name(path))
+    named = "figure name" if "name" in decl else f"figure name (from the file name {path.name})"
+    if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > NAME_MAX:
+        shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:60] + f"… ({len(name)} characters)"
+        raise FigureError(f"{where}: {named} {shown} must match [a-z0-9-]+, at most {NAME_MAX} characters",
+                          tip=None if "name" in decl else "rename the file, or declare FIGURE['name']")
+    if name in RESERVED:
+        raise FigureError(f"{where}: {named} {name!r} is reserved ({RESERVED[name]})",
+                          tip="rename the file, or declare FIGURE['name']" if "name" not in decl else "choose another name")
     for key in ("caption", "alt"):
         if not isinstance(decl[key], str) or not decl[key].strip():
             raise FigureError(f"{where}: FIGURE {key!r} must be a non-empty string, not {decl[key]!r}")
@@ -178,21 +187,40 @@ def _validate(path: Path, root: Path | None, decl, line: int) -> FigureSpec:
     if memory_gb is not None and (not _number(memory_gb) or memory_gb < MIN_MEMORY_GB):
         raise FigureError(f"{where}: 'memory_gb' must be a number of GiB ≥ {MIN_MEMORY_GB:g} (or absent), "
                           f"not {memory_gb!r}")
-    timeout = dict(DEFAULT_TIMEOUT)
-    timeout.update(declared_timeout)
+    return _spec(path, decl, line, by_profile)
+
+
+def _spec(path: Path, decl: dict, line: int, by_profile: dict | None = None) -> FigureSpec:
+    """The FigureSpec of a declaration that _validate accepted."""
     return FigureSpec(
-        name=name, path=path, caption=decl["caption"], alt=decl["alt"], outputs=list(outputs),
-        profiles=by_profile, needs=list(needs), gpu=gpu, seed=seed, timeout=timeout,
-        tolerance=float(tolerance), memory_gb=memory_gb, line=line,
+        name=decl.get("name", figure_name(path)), path=path, caption=decl["caption"], alt=decl["alt"],
+        outputs=list(decl["outputs"]), profiles=by_profile or {p: params_of(decl, p) for p in PROFILES},
+        needs=list(decl.get("needs", [])), gpu=decl.get("gpu", False), seed=decl.get("seed", 0),
+        timeout={**DEFAULT_TIMEOUT, **decl.get("timeout", {})}, tolerance=float(decl.get("tolerance", 0.0)),
+        memory_gb=decl.get("memory_gb"), line=line,
     )
+
+
+_rules: str | None = None
+
+
+def _validated_mark(path: Path) -> str:
+    """What a source's memo records once its FIGURE passed _validate: the file's name (the
+    default figure name comes from it) and these rules (this module's own digest)."""
+    global _rules
+    if _rules is None:
+        import hashlib
+
+        _rules = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return f"{path.name}:{_rules}"
 
 
 def _profile_params(where: str, decl: dict) -> dict[str, dict]:
     """The params of every profile, merged (profiles.params_of) and checked: base `params` plus
-    per-profile overrides of known params; or (the older form) complete params in all three."""
-    base = decl.get("params")
+    per-profile overrides of known params."""
+    base = decl["params"]
     overrides = decl.get("profiles", {})
-    if base is not None and not isinstance(base, dict):
+    if not isinstance(base, dict):
         raise FigureError(f"{where}: 'params' must be a dict of params, not {base!r}")
     if not isinstance(overrides, dict):
         raise FigureError(f"{where}: 'profiles' must map profile names to params, not {overrides!r}")
@@ -202,21 +230,11 @@ def _profile_params(where: str, decl: dict) -> dict[str, dict]:
                               tip=f"profiles are {', '.join(PROFILES)}")
         if not isinstance(values, dict):
             raise FigureError(f"{where}: params of profile {prof!r} must be a dict, not {values!r}")
-    if base is None:  # the older form: every profile complete, with the same params
-        for prof in PROFILES:
-            if prof not in overrides:
-                raise FigureError(f"{where}: profile {prof!r} is missing",
-                                  tip="declare base 'params', then per profile only what differs")
-        keys = {p: set(v) for p, v in overrides.items()}
-        if len({frozenset(k) for k in keys.values()}) > 1:
-            diff = sorted(set.union(*keys.values()) - set.intersection(*keys.values()))
-            raise FigureError(f"{where}: profiles must declare the same params; differing: {', '.join(diff)}")
-    else:
-        for prof, values in overrides.items():
-            for key in values:
-                if key not in base:
-                    raise FigureError(f"{where}: profile {prof!r} sets {key!r}, which is not in 'params'."
-                                      f"{did_you_mean(str(key), base)}", tip="declare every param in 'params'")
+    for prof, values in overrides.items():
+        for key in values:
+            if key not in base:
+                raise FigureError(f"{where}: profile {prof!r} sets {key!r}, which is not in 'params'."
+                                  f"{did_you_mean(str(key), base)}", tip="declare every param in 'params'")
     merged = {prof: params_of(decl, prof) for prof in PROFILES}
     for prof, values in merged.items():
         for key, value in values.items():

@@ -210,8 +210,24 @@ KEY_SIDE = ("cache", "keys", "memo")
 BUILDER = Path(__file__).resolve().parent
 
 
+_runtime: dict[tuple, dict[str, str]] = {}  # per command: ces' own code does not change under it
+
+
+def forget_runtime() -> None:
+    """Read ces' own code again at the next key (a long-lived process: `ces preview`'s rebuilds)."""
+    _runtime.clear()
+
+
 def runtime_digests(imported: set[str]) -> dict[str, str]:
-    """builder/<module>.py -> code digest, for RUNTIME, `imported` and what they import of ces."""
+    """builder/<module>.py -> code digest, for RUNTIME, `imported` and what they import of ces
+    (once per process and set of imported modules: every figure shares them)."""
+    key = (BUILDER, frozenset(imported))
+    if key not in _runtime:
+        _runtime[key] = _runtime_digests(imported)
+    return dict(_runtime[key])
+
+
+def _runtime_digests(imported: set[str]) -> dict[str, str]:
     todo, seen = list(RUNTIME) + sorted(imported), {}
     while todo:
         name = todo.pop()

@@ -34,6 +34,7 @@ from collections.abc import Iterable
 import click
 
 from . import files
+from .config import MAPPING, TEXT, Kind, choice, expect_fields, list_of, number, optional
 from .files import write_json
 from .errors import (ConfigError, LLMError, LLMHTTPError, LLMMalformedAnswer,  # noqa: F401 (builder.llm.LLM*)
                      LLMTimeout, LLMUnavailable)
@@ -65,6 +66,18 @@ _DEFAULTS = {"backend": "none", "model": None, "revision": None, "temperature": 
              "max_new_tokens": 256, "seed": 0, "dtype": "auto", "device": "auto", "extra": {},
              "base_url": None, "api_key_env": None, "timeout": 60.0, "retries": 2, "backoff": 1.0}
 
+
+_MESSAGE = Kind(lambda m: isinstance(m, dict) and set(m) == {"role", "content"} and m["role"] in
+                ("system", "user", "assistant") and isinstance(m["content"], str),
+                "{role: system|user|assistant, content: text}")
+#: What each setting of llm.yml (in `defaults:` or a query) accepts.
+_SETTINGS = {"backend": choice(*BACKENDS), "model": optional(TEXT), "revision": optional(TEXT),
+             "temperature": number(min=0), "top_p": optional(number(min=0, max=1)),
+             "max_new_tokens": number(min=1, integer=True), "seed": number(integer=True), "dtype": TEXT,
+             "device": TEXT, "extra": MAPPING, "base_url": optional(TEXT), "api_key_env": optional(TEXT),
+             "timeout": number(min=0, above=True), "retries": number(min=0, integer=True), "backoff": number(min=0),
+             "messages": Kind(lambda v: list_of(_MESSAGE)(v) and bool(v), f"a non-empty list, each {_MESSAGE.what}")}
+_SECTION = Kind(lambda v: v is None or isinstance(v, dict), "a mapping of settings (backend:, model:, messages:, …)")
 
 # -- errors ---------------------------------------------------------------------------------
 
@@ -114,49 +127,26 @@ def cache_dir(root=None) -> Path:
 
 
 def load_config(root=None) -> dict[str, dict]:
-    """Per query, its settings: `defaults` merged under the query's own. No file: no queries."""
+    """Per query, its settings: `defaults` merged under the query's own, each checked
+    (builder.config: one line naming llm.yml and the field). No file: no queries."""
     path = config_path(root)
     if not path.is_file():
         return {}
-    raw = files.read_yaml(path)
-    if not isinstance(raw, dict) or not isinstance(raw.get("queries") or {}, dict):
-        raise ConfigError(f"{path.name}: expected a mapping with `defaults:` and `queries:`")
-    if not isinstance(raw.get("defaults") or {}, dict):
-        raise ConfigError(f"{path.name}: defaults: must be a mapping of settings, not {raw['defaults']!r}")
-    defaults = {**_DEFAULTS, **(raw.get("defaults") or {})}
+    raw = expect_fields(files.read_yaml(path), {"defaults": _SECTION, "queries": _SECTION},
+                        lambda key: path.name if key is None else f"{path.name}: {key}")
+    defaults = expect_fields(raw.get("defaults") or {}, _SETTINGS, f"{path.name}: defaults")
     out = {}
     for name, entry in (raw.get("queries") or {}).items():
-        if not isinstance(entry or {}, dict):
-            raise ConfigError(f"{path.name}: queries.{name}: must be a mapping of settings (backend:, model:, "
-                              f"messages:, …), not {entry!r}")
-        cfg = {**defaults, **(entry or {})}
-        _check(path.name, str(name), cfg)
+        where = f"{path.name}: queries.{name}"
+        cfg = {**_DEFAULTS, **defaults, **expect_fields(entry or {}, _SETTINGS, where)}
+        if "messages" not in cfg:
+            raise ConfigError(f"{where}.messages: expected {_SETTINGS['messages'].what}, found none")
+        if cfg["backend"] != "none" and not cfg.get("model"):
+            raise ConfigError(f"{where}: backend {cfg['backend']} needs a model")
+        if cfg["backend"] == "openai" and not cfg.get("base_url"):
+            raise ConfigError(f"{where}: backend openai needs a base_url (e.g. http://127.0.0.1:8000/v1)")
         out[str(name)] = cfg
     return out
-
-
-def _check(fname: str, name: str, cfg: dict) -> None:
-    where = f"{fname}: query {name!r}"
-    unknown = set(cfg) - set(_DEFAULTS) - {"messages"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
-    if cfg["backend"] not in BACKENDS:
-        raise ConfigError(f"{where}: backend must be one of {', '.join(BACKENDS)}, not {cfg['backend']!r}")
-    msgs = cfg.get("messages")
-    if not isinstance(msgs, list) or not msgs or not all(
-            isinstance(m, dict) and m.get("role") in ("system", "user", "assistant")
-            and isinstance(m.get("content"), str) for m in msgs):
-        raise ConfigError(f"{where}: messages must be a list of {{role: system|user|assistant, content: text}}")
-    if cfg["backend"] != "none" and not cfg.get("model"):
-        raise ConfigError(f"{where}: backend {cfg['backend']} needs a model")
-    if cfg["backend"] == "openai" and not cfg.get("base_url"):
-        raise ConfigError(f"{where}: backend openai needs a base_url (e.g. http://127.0.0.1:8000/v1)")
-    if not isinstance(cfg["max_new_tokens"], int) or cfg["max_new_tokens"] < 1:
-        raise ConfigError(f"{where}: max_new_tokens must be a positive integer")
-    if not isinstance(cfg["temperature"], (int, float)) or cfg["temperature"] < 0:
-        raise ConfigError(f"{where}: temperature must be a number >= 0")
-    if not isinstance(cfg["seed"], int):
-        raise ConfigError(f"{where}: seed must be an integer")
 
 
 def queries(root=None) -> list[str]:

@@ -51,6 +51,14 @@ def save() -> None:
         pass
 
 
+def note(found: dict, key: str, value) -> None:
+    """Add a fact derived from a source's content to its entry (what facts() returned), e.g.
+    that its FIGURE passed validation under these rules: kept with the entry."""
+    global _dirty
+    if found.get(key) != value:
+        found[key], _dirty = value, True
+
+
 def _is_figure_decl(node: ast.stmt) -> bool:
     return isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "FIGURE" for t in node.targets)
 

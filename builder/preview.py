@@ -8,6 +8,7 @@ slide too when `hash: true`). A failed build keeps the last good deck and shows 
 a red banner until the next build succeeds.
 
     p = Preview(root, profile="quick"); p.start()   # first build, server and watcher threads
+    # each build: build.build(p.request), the figures discovered again (they may have changed)
     ...; p.stop()
 """
 
@@ -19,7 +20,8 @@ import traceback
 from pathlib import Path
 
 from .browser import SiteServer, inject  # noqa: F401 (the server, and its live reload, are browser's)
-from .render import CONFIG, SITE
+from .deck import SITE
+from .files import PROJECT_FILE
 
 DEFAULT_PORT = 8765
 
@@ -34,7 +36,7 @@ def watch_changes(root: Path, stop: threading.Event, debounce_ms: int = 300, rea
     import watchfiles
 
     dirs = [root / d for d in ("slides", "figures") if (root / d).is_dir()]
-    config = root / CONFIG
+    config = root / PROJECT_FILE
     ignore = watchfiles.DefaultFilter(ignore_paths=[str(root / "slides" / "_figures")])
 
     def stat(path: Path):
@@ -68,7 +70,11 @@ class Preview:
         except ImportError:
             from .errors import ConfigError
             raise ConfigError("ces preview needs the watchfiles package", tip="pip install watchfiles") from None
-        self.root, self.profile, self.jobs, self.renderer, self.echo = Path(root), profile, jobs, renderer, echo
+        from .build import BuildRequest
+
+        self.root, self.echo = Path(root), echo
+        # figures kept going past a failure: the deck shows what did build
+        self.request = BuildRequest(self.root, profile, jobs, renderer=renderer, keep_going=True)
         (self.root / SITE).mkdir(exist_ok=True)
         self.server = SiteServer(self.root / SITE, host=host, port=port, live=True)
         self.stop_event = threading.Event()
@@ -82,12 +88,14 @@ class Preview:
 
     def rebuild(self) -> bool:
         """One build (figures kept going past a failure); the browser reloads either way."""
-        from . import build as stage
+        from .build import build
         from .errors import CesError
+        from .keys import forget_runtime
 
         error = None
+        forget_runtime()  # ces' own code may have changed since the last build
         try:
-            stage.build(self.root, self.profile, self.jobs, False, self.renderer, True, echo=self.echo)
+            build(self.request, echo=self.echo)
         except CesError as exc:
             error = exc.describe()
         except Exception:  # noqa: BLE001 - a bug must not stop the preview: show it, keep serving

@@ -1,5 +1,7 @@
 """The build profiles, defined once: their names, what each is for, the default one and the
-default timeouts; and how a figure's params for a profile are made from its declaration.
+default timeouts; and what a FIGURE declaration implies beyond its literal: a figure's params
+for a profile, and its name when it declares none (the file's stem, `_` -> `-`). The figure's
+own process imports this module (builder.script): it imports nothing.
 
 A FIGURE declares its base `params` and, per profile, only what differs:
 
@@ -7,8 +9,7 @@ A FIGURE declares its base `params` and, per profile, only what differs:
     "profiles": {"smoke": {"steps": 20}, "full": {"steps": 20000}},
 
 The params of a profile are the base params updated with that profile's overrides (all
-profiles optional). The older form, a complete params dict per profile and no `params`, is
-still accepted: it is the same thing with empty base params.
+profiles optional; `params` is required, `{}` when the figure has none).
 """
 
 from __future__ import annotations
@@ -24,3 +25,9 @@ def params_of(decl: dict, profile: str) -> dict:
     overrides. The one place where they are merged: the key, the run and a script run alone
     all get them from here."""
     return {**decl.get("params", {}), **(decl.get("profiles") or {}).get(profile, {})}
+
+
+def figure_name(script) -> str:
+    """A figure's name when its FIGURE declares none: its file's stem, `_` -> `-`
+    (figures/param_counts.py -> param-counts)."""
+    return str(script).rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("_", "-")

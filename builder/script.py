@@ -14,8 +14,9 @@ A figure script (see README, "Writing a figure") looks like:
     run.save_json("numbers.json", {...})
 
 Under `ces build` the harness passes the run through the CES_RUN environment
-variable; run alone (`python figures/derivable.py --profile quick`) it writes
-into `_scratch/<name>/`. This module imports neither torch nor matplotlib.
+variable; run alone (`python figures/derivable.py`, the profile ces uses by default, quick;
+`--profile smoke` for seconds) it writes into `_scratch/<name>/`. `name` defaults to the file's
+stem with `_` -> `-`. This module imports neither torch nor matplotlib.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import sys
 from pathlib import Path
 from types import MappingProxyType
 
-from .profiles import PROFILES, params_of
+from .profiles import DEFAULT, PROFILES, figure_name, params_of
 
 RUN_ENV = "CES_RUN"
 
@@ -39,8 +40,8 @@ current: "Figure | None" = None
 class Figure:
     """One run of one figure script: its profile, params, seed and directories."""
 
-    def __init__(self, decl: dict, profile: str, outdir: Path, upstream: dict[str, Path], params: dict):
-        self.name = decl["name"]
+    def __init__(self, name: str, decl: dict, profile: str, outdir: Path, upstream: dict[str, Path], params: dict):
+        self.name = name
         self.decl = decl
         self.profile = profile
         self.params = MappingProxyType(dict(params))
@@ -134,10 +135,12 @@ def setup(decl: dict) -> Figure:
         params = spec["params"] if "params" in spec else params_of(decl, profile)
         outdir = Path(spec["outdir"])
         upstream = {name: Path(p) for name, p in spec["upstream"].items()}
+        name = decl.get("name") or figure_name(spec["script"])
     else:
-        parser = argparse.ArgumentParser(description=f"figure {decl['name']!r}, run outside ces")
-        parser.add_argument("--profile", choices=PROFILES, default="smoke")
-        parser.add_argument("--out", type=Path, default=Path("_scratch") / decl["name"])
+        name = decl.get("name") or figure_name(sys.argv[0])
+        parser = argparse.ArgumentParser(description=f"figure {name!r}, run outside ces (as `ces build` would)")
+        parser.add_argument("--profile", choices=PROFILES, default=DEFAULT, help=f"default: {DEFAULT}, as ces")
+        parser.add_argument("--out", type=Path, default=Path("_scratch") / name)
         args = parser.parse_args()
         profile, outdir = args.profile, args.out
         params = params_of(decl, profile)
@@ -145,6 +148,6 @@ def setup(decl: dict) -> Figure:
         # Alone, upstream outputs come from where ces materialises them for the slides.
         root = Path(__file__).resolve().parent.parent
         upstream = {n: root / "slides" / "_figures" / n for n in decl.get("needs", [])}
-    current = Figure(decl, profile, outdir, upstream, params)
+    current = Figure(name, decl, profile, outdir, upstream, params)
     current.seed_everything()
     return current

@@ -44,115 +44,26 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import launch
 from .errors import ConfigError, Detached
 from .files import write_json
-from .harness import harness_command, harness_env, write_run
+from .harness import write_run
 from .keys import static_key
+from .slurm_jobs import (JOB_FILE, LOST_AFTER_S, SUBMITIT_DIR, Handle, job_result, import_submitit, submitted_at, attach,
+                         clean_staging, ended_problem, job_files, partition_gpus, phase, read_json)
+from .slurm_node import HARNESS_LOG, STAGING, run_figure
 
-CLUSTERS = ("slurm", "local", "debug")  # submitit's: local and debug run the jobs on this machine
-JOB_FILE = "job.json"
-STAGING = "entry"
-HARNESS_LOG = "harness.log"
-SUBMITIT_DIR = "slurm"         # cache/.tmp/slurm/<job id>/: submitit's pickles and logs
 GRACE_MIN = 2                  # Slurm's limit is the figure's timeout plus this
-OWNER_WAIT_S = 120.0           # how long a job waits for job.json to name it
 SACCT_EVERY_S = 10.0           # at most one forced sacct call (for all jobs) per this many seconds
-LOST_AFTER_S = 60.0            # known to neither sacct nor squeue for this long: the job is lost
-SIGTERM_GRACE_S = 90.0         # a harness SIGTERMed in a job: how long the job waits for Slurm's SIGKILL
 # Names submitit's AutoExecutor shares between clusters; any other ces.yml key is Slurm's own.
 GENERIC = ("name", "timeout_min", "mem_gb", "nodes", "cpus_per_task", "gpus_per_node", "tasks_per_node",
            "stderr_to_stdout")
 SLURM_KEYS = ("cluster", "profiles", "gpu", "lost_after_s")  # ces.yml keys that are not submission parameters
-QUEUED = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "RESIZING", "SUSPENDED",
-          "UNKNOWN", "READY"}
-RUNNING = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
-# A final state without a result: what it means (the FAILED line says it after the job id and state).
-ENDED = {
-    "CANCELLED": "cancelled (scancel, or an administrator) before the figure finished",
-    "TIMEOUT": "reached its Slurm time limit (timeout_min; the figure's own timeout is 2 minutes shorter)",
-    "PREEMPTED": "pre-empted by a job of higher priority, and not requeued",
-    "NODE_FAIL": "its node failed; run the build again to resubmit it",
-    "BOOT_FAIL": "its node failed to boot; run the build again to resubmit it",
-    "OUT_OF_MEMORY": "ran out of memory (raise memory_gb in FIGURE, or mem_gb in ces.yml)",
-    "DEADLINE": "passed its deadline before it could run",
-    "FAILED": "failed outside the figure (job setup, Python or submitit: their output ends the log)",
-    "REVOKED": "revoked by Slurm (federation)",
-    "UNKNOWN": "known to neither sacct nor squeue (cancelled while queued, accounting off, or purged)",
-}
-
-
-def run_figure(root: str, jobdir: str, timeout_s: float) -> dict:
-    """What a submitted job runs (pickled by reference: the job imports builder.slurm).
-
-    Waits until job.json names this job, then runs the harness exactly as the local executor
-    does, its output in <jobdir>/harness.log. Returns a small dict; never raises for the figure.
-    """
-    import traceback
-
-    jobdir_p, root_p = Path(jobdir), Path(root)
-    staging = jobdir_p / STAGING
-    try:
-        owner = _wait_for_owner(jobdir_p)
-        if owner is not None:
-            return {"superseded": owner}
-        shutil.rmtree(staging / "out", ignore_errors=True)  # a requeued job starts clean
-        (staging / "out").mkdir(parents=True)
-        result = launch.run(harness_command(staging / "run.json"), root_p, harness_env(root_p, staging),
-                            log_path=jobdir_p / HARNESS_LOG, timeout=timeout_s)
-        if result.returncode == -signal.SIGTERM and _in_slurm_job():
-            # scancel, the time limit, pre-emption or a requeue: Slurm SIGKILLs this job within its
-            # KillWait, so that ces reads Slurm's state (a requeued job runs this function again).
-            time.sleep(SIGTERM_GRACE_S)
-        if result.timed_out:
-            return {"timed_out": timeout_s, "host": socket.gethostname()}
-        if result.error:
-            return {"error": result.error}
-        return {"rc": result.returncode, "host": socket.gethostname(), "wall_s": round(result.wall_s, 3)}
-    except Exception:
-        return {"error": traceback.format_exc()}
-
-
-def _in_slurm_job() -> bool:
-    try:
-        import submitit
-
-        return submitit.JobEnvironment().cluster == "slurm"
-    except Exception:
-        return False
-
-
-def _wait_for_owner(jobdir: Path) -> str | None:
-    """None when job.json names this job (or outside submitit); else the id that owns it."""
-    try:
-        import submitit
-
-        me = str(submitit.JobEnvironment().job_id)
-    except Exception:
-        return None
-    deadline = time.time() + OWNER_WAIT_S
-    while True:
-        info = _read_json(jobdir / JOB_FILE)
-        if info and info.get("job_id"):
-            return None if str(info["job_id"]) == me else str(info["job_id"])
-        if time.time() > deadline:
-            return "nobody"
-        time.sleep(0.1)
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def slurm_parameters(spec, profile: str, slurm: dict) -> dict:
@@ -190,208 +101,6 @@ def job_timeout_s(spec, profile: str, params: dict) -> float:
     return max(60.0, (params["timeout_min"] - GRACE_MIN) * 60.0)
 
 
-# -- the staging area --------------------------------------------------------------------------
-def job_files(root: Path) -> list[Path]:
-    tmp = root / "cache" / ".tmp"
-    return sorted(tmp.glob(f"*/{JOB_FILE}")) if tmp.is_dir() else []
-
-
-def clean_staging(cache) -> None:
-    """Remove what killed runs left in cache/.tmp, but keep the directories of submitted jobs
-    (those with a job.json) and their submitit folders: the next slurm build re-attaches to them
-    or, once their job has ended, removes them."""
-    tmp = cache.tmp
-    if not tmp.is_dir():
-        return
-    keep_jobs, keep_ids = set(), set()
-    for f in job_files(cache.root):
-        keep_jobs.add(f.parent.name)
-        info = _read_json(f) or {}
-        if info.get("job_id"):
-            keep_ids.update({str(info["job_id"]), str(info["job_id"]).split("_")[0]})
-    for d in tmp.iterdir():
-        if d.name == SUBMITIT_DIR and d.is_dir():
-            for sub in d.iterdir():
-                if sub.name not in keep_ids:
-                    _remove(sub)
-            if not keep_ids:
-                _remove(d)
-            continue
-        if d.name not in keep_jobs:
-            _remove(d)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        try:
-            path.unlink()
-        except OSError:
-            pass
-
-
-
-# -- slurm ------------------------------------------------------------------------------------
-@dataclass
-class Handle:
-    figure: str
-    jobdir: Path
-    info: dict = field(default_factory=dict)
-    job: object = None            # a submitit Job, None when it cannot be re-attached
-    error: str | None = None      # the submission failed
-    lost_after_s: float = LOST_AFTER_S
-    unknown_since: float | None = None  # time.time() when sacct and squeue first both ignored it
-    was_running: bool = False
-    requeue_mark: tuple | None = None  # the figure's log when a requeue was last reported
-    collected: bool = False       # released: committed or failed, not to be cancelled
-
-    @property
-    def cluster(self) -> str:
-        return self.info.get("cluster", "slurm")
-
-    @property
-    def label(self) -> str:
-        job_id = self.info.get("job_id", "?")
-        return f"Slurm job {job_id}" if self.cluster == "slurm" else f"{self.cluster} job {job_id}"
-
-
-def _submitit():
-    try:
-        import submitit
-    except ImportError:
-        raise ConfigError("the slurm executor needs submitit", tip="pip install submitit") from None
-    return submitit
-
-
-def attach(root: Path, info: dict):
-    """The submitit Job that job.json describes, or None (a debug job lived inside its ces)."""
-    submitit = _submitit()
-    if not info.get("job_id") or not info.get("submitit_folder"):
-        return None
-    folder, job_id, cluster = root / info["submitit_folder"], str(info["job_id"]), info.get("cluster", "slurm")
-    if cluster == "slurm":
-        return submitit.SlurmJob(folder=folder, job_id=job_id)
-    if cluster == "local":
-        return submitit.LocalJob(folder=folder, job_id=job_id)
-    return None
-
-
-def _pid_alive(job_id: str) -> bool:
-    """A re-attached local job: its controller process (its pid is the job id) still runs."""
-    try:
-        stat = Path(f"/proc/{int(job_id)}/stat").read_text()
-        cmdline = Path(f"/proc/{int(job_id)}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z" and b"submitit" in cmdline
-
-
-def phase(handle: Handle, slurm_state=None) -> tuple[str, str]:
-    """(queued | running | finished | failed, the cluster's word for it)."""
-    job = handle.job
-    if job is None:
-        return "failed", "lost with the ces that ran it" if handle.cluster == "debug" else "not submitted"
-    if job.paths.result_pickle.exists():
-        return "finished", "finished"
-    if handle.cluster == "slurm":
-        state = (slurm_state(job) if slurm_state else job.watcher.get_state(job.job_id, mode="force")) or "UNKNOWN"
-        state = state.split()[0].upper()
-        if state == "UNKNOWN":
-            state = _squeue_state(job.job_id) or "UNKNOWN"
-        if state == "UNKNOWN":
-            now = time.time()
-            if handle.unknown_since is None:
-                handle.unknown_since = now
-            if now - handle.unknown_since >= handle.lost_after_s:
-                return "failed", "UNKNOWN"
-            return "queued", "UNKNOWN"
-        handle.unknown_since = None
-        if state in QUEUED:
-            return "queued", state
-        if state in RUNNING:
-            return "running", state
-        return ("finished" if state == "COMPLETED" else "failed"), state
-    if handle.cluster == "local":
-        proc = getattr(job, "_process", None)
-        alive = proc.poll() is None if proc is not None else _pid_alive(job.job_id)
-        return ("running", "running") if alive else ("failed", "its process ended")
-    return "running", "debug"
-
-
-def _squeue_state(job_id: str) -> str | None:
-    """squeue's word for a job that sacct does not know (yet, or any more), or None."""
-    try:
-        out = subprocess.run(["squeue", "-h", "-j", str(job_id), "-o", "%T"], capture_output=True, text=True,
-                             timeout=30, check=False).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out[0].upper() if out else None
-
-
-def _submitted_at(info: dict) -> float | None:
-    try:
-        return _dt.datetime.fromisoformat(info["submitted"]).timestamp()
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def ended_problem(label: str, state: str) -> str:
-    """The FAILED line's reason for a job that ended without a result: job id, state, meaning."""
-    if state in ENDED:
-        return f"{label} {state}: {ENDED[state]}"
-    return f"{label} ended without a result ({state})"
-
-
-def partition_gpus(partition: str | None) -> tuple[str, bool] | None:
-    """(partition, whether any of its nodes has a GPU gres), from sinfo; None when sinfo cannot tell."""
-    try:
-        out = subprocess.run(["sinfo", "-h", "-o", "%P %G"] + (["-p", partition] if partition else []),
-                             capture_output=True, text=True, timeout=30, check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    rows = [line.split(None, 1) for line in out.splitlines() if line.strip()]
-    if not partition:  # the default partition is starred
-        rows = [r for r in rows if r[0].endswith("*")]
-    if not rows:
-        return None
-    name = rows[0][0].rstrip("*")
-    return name, any("gpu" in (r[1] if len(r) > 1 else "") for r in rows)
-
-
-def _result(job, state) -> tuple[dict | None, str]:
-    """The job's return value, or None and why there is none (its state, or submitit's error)."""
-    try:
-        return job.result(), "finished"
-    except Exception as exc:
-        text = str(exc)
-        if "failed during processing with trace" in text:  # submitit could not run run_figure
-            trace = [line for line in text.split("-" * 22)[1].splitlines() if line.strip()]
-            return None, f"submitit: {trace[-1].strip() if trace else 'error'}"
-        return None, state()
-
-
-def describe_jobs(root: Path, names=None) -> list[tuple[str, str, str]]:
-    """(figure, phase, detail) for each job.json; `ces status` prints them."""
-    lines = []
-    for f in job_files(root):
-        info = _read_json(f)
-        if not info or (names and info.get("figure") not in names):
-            continue
-        handle = Handle(info.get("figure", f.parent.name), f.parent, info, unknown_since=_submitted_at(info))
-        try:
-            handle.job = attach(root, info)
-            ph, state = phase(handle)
-        except ConfigError:
-            ph, state = "unknown", "(submitit is not installed)"
-        except Exception as exc:  # sacct missing, a damaged job.json
-            ph, state = "unknown", f"({exc})"
-        detail = (f"{handle.label} {state}, submitted {info.get('submitted', '?')[:19]}, "
-                  f"static key {info.get('static_key', '?')[:12]}; log {Path(info.get('log', '?'))}")
-        lines.append((handle.figure, ph, detail))
-    return lines
-
-
 class SlurmExecutor:
     """Figures as submitit jobs; the Runner commits what they leave in their staging."""
 
@@ -401,7 +110,7 @@ class SlurmExecutor:
     heartbeat_s = 60.0
 
     def __init__(self, root: Path, slurm: dict, profile: str, echo=print, confirm=None, poll_s: float | None = None):
-        _submitit()
+        import_submitit()
         self.root, self.slurm, self.profile, self.echo = root, slurm, profile, echo
         self.confirm = confirm
         self.cluster = slurm.get("cluster", "slurm")
@@ -535,7 +244,7 @@ class SlurmExecutor:
         for f in job_files(self.root):
             if f.parent in used:
                 continue
-            info = _read_json(f) or {}
+            info = read_json(f) or {}
             figure = info.get("figure")
             if figure in figures and figure not in wanted:
                 continue
@@ -555,11 +264,11 @@ class SlurmExecutor:
     # -- submission -----------------------------------------------------------------------------
     def _reattach(self, spec, inputs) -> Handle | None:
         jobdir = self.jobdir(spec, inputs)
-        info = _read_json(jobdir / JOB_FILE)
+        info = read_json(jobdir / JOB_FILE)
         if not info:
             return None
         # A job unknown to sacct and squeue counts as lost from its submission on, not from now.
-        handle = Handle(spec.name, jobdir, info, lost_after_s=self.lost_after_s, unknown_since=_submitted_at(info))
+        handle = Handle(spec.name, jobdir, info, lost_after_s=self.lost_after_s, unknown_since=submitted_at(info))
         if info.get("static_key") == static_key(inputs) and info.get("job_id"):
             try:
                 handle.job = attach(self.root, info)
@@ -578,7 +287,7 @@ class SlurmExecutor:
         return None
 
     def _executor(self, params: dict):
-        submitit = _submitit()
+        submitit = import_submitit()
         try:
             ex = submitit.AutoExecutor(folder=self.tmp / SUBMITIT_DIR / "%j", cluster=self.cluster)
         except RuntimeError as exc:  # no srun here
@@ -641,7 +350,7 @@ class SlurmExecutor:
         job = handle.job
         if handle.cluster == "debug":   # runs here, now, in this thread
             with self._debug:
-                return _result(job, lambda: "cancelled")
+                return job_result(job, lambda: "cancelled")
         while True:
             ph, word = phase(handle, self._slurm_state)
             if ph in ("finished", "failed"):
@@ -656,7 +365,7 @@ class SlurmExecutor:
             job._results_timeout_s = 1     # no shared filesystem to wait for
         elif ph == "failed" and not job.paths.result_pickle.exists():
             return None, word              # no result is coming (and submitit would wait on its own state)
-        return _result(job, lambda: word)
+        return job_result(job, lambda: word)
 
     @staticmethod
     def _requeued(handle: Handle) -> bool:

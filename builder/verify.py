@@ -61,7 +61,10 @@ def compare(spec, cached_out: Path, new_out: Path) -> Verdict:
     return Verdict(spec.name, "identical")
 
 
-def verify(root: Path, figures: dict, profile: str, names=None, echo=print) -> list[Verdict]:
+def verify(request, figures: dict, echo=print) -> list[Verdict]:
+    """Recompute the fresh figures of `request` (a build.BuildRequest: root, profile, wanted;
+    all when none is wanted) among `figures`, and compare each with its cache entry."""
+    root, profile, names = request.root, request.profile, list(request.wanted)
     cache = Cache(root)
     states = plan(root, figures, cache, profile)
     runner = Runner(root, figures, cache, profile, echo=lambda *_: None)

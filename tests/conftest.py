@@ -106,7 +106,7 @@ def add_figure(root, name, body, needs=(), outputs=("out.json",), **decl) -> Pat
     if isinstance(decl.get("timeout"), (int, float)):
         decl["timeout"] = {"smoke": decl["timeout"]}
     decl = {"name": name, "caption": "c", "alt": "a", "outputs": list(outputs), "needs": list(needs),
-            "profiles": {"smoke": {}, "quick": {}, "full": {}}, **decl}
+            "params": {}, **decl}
     path = root / "figures" / f"{name.replace('-', '_')}.py"
     path.write_text(f"FIGURE = {decl!r}\nimport time\nfrom pathlib import Path\nfrom builder.script import setup\n"
                     "run = setup(FIGURE)\n" + textwrap.dedent(body))

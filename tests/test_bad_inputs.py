@@ -1,6 +1,6 @@
 """Bad _quarto.yml fields (issue #12): each is one line `Error: _quarto.yml:LINE: field: expected …`
 (a Tip line allowed), exit code CONFIG, no traceback, nothing written to cache/ or _site/; the
-fixture's own _quarto.yml is the twin that builds. Before builder.render.check_config, 12 of
+fixture's own _quarto.yml is the twin that builds. Before _quarto.yml was checked (builder.deck), 12 of
 these cases ended in a traceback (format-a-string, project-a-number, revealjs-a-list,
 css-a-number, render-outside-path, not-utf8, render-not-a-path, math-method-a-number,
 theme-a-list, the two NUL cases, nested-too-deeply), render-a-string read the string as the

@@ -28,16 +28,55 @@ def test_build_passes_its_options_to_the_stage(in_deck):
     with mock.patch.object(stage, "build") as build:
         result = invoke("build", "--profile", "smoke", "-j", "3", "--renderer", "pandoc", "-k", "line")
     assert result.exit_code == 0, result.output
-    args, kwargs = build.call_args
-    assert args[0] == in_deck and args[1:6] == ("smoke", 3, False, "pandoc", True)
-    assert kwargs["figures_wanted"] == ["line"] and kwargs["executor"].name == "local"
+    (request, figures), kwargs = build.call_args
+    assert request == stage.BuildRequest(in_deck, "smoke", jobs=3, frozen=False, renderer="pandoc",
+                                         keep_going=True, wanted=("line",))
+    assert set(figures) == {"line"} and kwargs["executor"].name == "local"  # discovered once, passed on
 
 
 def test_build_frozen_runs_no_executor(in_deck):
     with mock.patch.object(stage, "build") as build:
         invoke("build", "--frozen")
-    args, kwargs = build.call_args
-    assert args[1] == "quick" and args[3] is True and kwargs["executor"] is None  # quick: profiles.DEFAULT
+    (request, _), kwargs = build.call_args
+    assert request.profile == "quick" and request.frozen and kwargs["executor"] is None  # quick: profiles.DEFAULT
+
+
+def test_an_unknown_figure_is_refused_before_the_stage(in_deck):
+    with mock.patch.object(stage, "build") as build:
+        result = CliRunner().invoke(cli.cli, ["build", "lines"])
+    assert result.exit_code == ExitCode.CONFIG and "no figure named 'lines'. Did you mean 'line'?" in result.output
+    assert not build.called
+
+
+def test_figures_are_discovered_once_per_command(in_deck):
+    from builder import figures
+
+    with mock.patch.object(figures, "discover", wraps=figures.discover) as discover:
+        result = invoke("build", "--profile", "smoke", "--renderer", "pandoc", "line")
+    assert result.exit_code == 0, result.output
+    assert discover.call_count == 1
+
+
+@pytest.mark.parametrize("command", [["build"], ["status"], ["check"], ["pdf"], ["preview", "--port", "0"],
+                                     ["verify"], ["clean"], ["llm", "status"]])
+@pytest.mark.parametrize("text, said", [("executor: kubernetes\n", "ces.yml: executor: expected one of local, slurm"),
+                                        ("slurm: {cluster: pbs}\n", "ces.yml: slurm.cluster: expected one of slurm"),
+                                        ("exectuor: local\n", "ces.yml: exectuor: unknown key 'exectuor'. Did you mean"),
+                                        ("[1, 2]\n", "ces.yml: expected a mapping (executor:")])
+def test_a_bad_ces_yml_is_one_line_and_exit_5_from_every_command(in_deck, capsys, command, text, said):
+    (in_deck / "ces.yml").write_text(text)
+    with mock.patch.object(sys, "argv", ["ces", *command]), pytest.raises(SystemExit) as exit_:
+        cli.main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == ExitCode.CONFIG and err.startswith(f"Error: {said}"), err
+    assert "Traceback" not in err and err.count("Error:") == 1
+
+
+def test_a_good_ces_yml_is_read(in_deck):
+    """The twin of the test above: the same command with a valid ces.yml goes on."""
+    (in_deck / "ces.yml").write_text("executor: local\nslurm: {cluster: debug, partition: cpu}\n")
+    result = invoke("status", "--profile", "smoke")
+    assert result.exit_code == 0 and " line " in result.output
 
 
 def test_clean_passes_unused(in_deck):

@@ -7,7 +7,7 @@ import pytest
 from builder.errors import ExitCode
 
 GOOD = '''FIGURE = {"name": "x", "caption": "c", "alt": "a", "outputs": ["x.json"],
-          "profiles": {"smoke": {}, "quick": {}, "full": {}}}
+          "params": {}}
 '''
 
 
@@ -33,12 +33,10 @@ CASES = {
                         "figure name 'Bad Name' must match"),
     "figure-duplicate-name": (lambda r: write(r, "figures/y.py", GOOD.replace('"x"', '"line"')),
                               "figure name 'line' is already used by figures/line.py"),
-    "figure-unknown-profile": (lambda r: write(r, "figures/x.py", GOOD.replace('"quick"', '"quik"')),
+    "figure-unknown-profile": (lambda r: write(r, "figures/x.py", GOOD.replace('"params": {}', '"params": {}, "profiles": {"quik": {}}')),
                                "unknown profile 'quik'. Did you mean 'quick'?"),
-    "figure-missing-profile": (lambda r: write(r, "figures/x.py", GOOD.replace(', "full": {}', "")),
-                               "profile 'full' is missing"),
-    "figure-profile-keys-differ": (lambda r: write(r, "figures/x.py", GOOD.replace('"smoke": {}', '"smoke": {"n": 1}')),
-                                   "profiles must declare the same params; differing: n"),
+    "figure-no-params": (lambda r: write(r, "figures/x.py", GOOD.replace('"params": {}', '"profiles": {"smoke": {}}')),
+                         "figures/x.py:1: FIGURE has no 'params'"),
     "figure-unknown-need": (lambda r: write(r, "figures/x.py", GOOD.replace('"outputs"', '"needs": ["lines"], "outputs"')),
                             "needs unknown figure 'lines'. Did you mean 'line'?"),
     "figure-cycle": (lambda r: (write(r, "figures/x.py", GOOD.replace('"outputs"', '"needs": ["y"], "outputs"')),
@@ -77,12 +75,15 @@ CASES = {
     # issue #12: ces.yml and llm.yml (each a traceback before)
     "ces-yml-not-utf8": (lambda r: write(r, "ces.yml", "executor: local\n# caf\xe9\n".encode("latin-1")),
                          "ces.yml: not UTF-8"),
-    "ces-yml-executor-number": (lambda r: write(r, "ces.yml", "executor: 5\n"), "ces.yml: executor must be one of"),
+    "ces-yml-executor-number": (lambda r: write(r, "ces.yml", "executor: 5\n"), "ces.yml: executor: expected one of local, slurm"),
 }
 
 LLM_YML_CASES = {
-    "defaults-number": ("defaults: 5\nqueries: {}\n", "llm.yml: defaults: must be a mapping of settings, not 5"),
-    "query-number": ("queries:\n  pot: 5\n", "llm.yml: queries.pot: must be a mapping of settings"),
+    "defaults-number": ("defaults: 5\nqueries: {}\n", "llm.yml: defaults: expected a mapping of settings (backend:, model:, messages:, …), not 5"),
+    "query-number": ("queries:\n  pot: 5\n", "llm.yml: queries.pot: expected a mapping (backend:, model:, revision:, temperature:, …), not 5"),
+    "query-typo": ("queries:\n  pot: {backend: none, mesages: []}\n", "llm.yml: queries.pot.mesages: unknown key 'mesages'. Did you mean 'messages'?"),
+    "backend-unknown": ("queries:\n  pot: {backend: gpt, messages: [{role: user, content: x}]}\n",
+                        "llm.yml: queries.pot.backend: expected one of none, transformers, openai, not 'gpt'"),
     "not-utf8": ("queries: {}\n# caf\xe9\n".encode("latin-1"), "llm.yml: not UTF-8"),
 }
 
@@ -108,11 +109,12 @@ FIGURE_CASES = {
                          "timeout of profile 'smoke' must be a positive number of seconds, not -1"),
     "timeout-unknown-profile": (GOOD.replace('"outputs"', '"timeout": {"quik": 5}, "outputs"'),
                                 "'timeout' names unknown profile 'quik'. Did you mean 'quick'?"),
-    "profile-not-a-dict": (GOOD.replace('"smoke": {}', '"smoke": "fast"'), "params of profile 'smoke' must be a dict"),
+    "profile-not-a-dict": (GOOD.replace('"params": {}', '"params": {}, "profiles": {"smoke": "fast"}'),
+                           "params of profile 'smoke' must be a dict"),
     "tolerance-not-a-number": (GOOD.replace('"outputs"', '"tolerance": "abc", "outputs"'),
                                "'tolerance' must be a number ≥ 0, not 'abc'"),
     "caption-not-a-string": (GOOD.replace('"caption": "c"', '"caption": 5'), "FIGURE 'caption' must be a non-empty string"),
-    "param-is-a-set": (GOOD.replace('"smoke": {}, "quick": {}, "full": {}', '"smoke": {"s": {1}}, "quick": {"s": {1}}, "full": {"s": {1}}'),
+    "param-is-a-set": (GOOD.replace('"params": {}', '"params": {"s": {1}}'),
                        "param 's' of profile 'smoke' must be a JSON value"),
     "param-is-bytes": (NEW_FORM.replace('{"n": 1}', '{"n": b"x"}').replace('{"n": 0}', '{"n": b"y"}'),
                        "param 'n' of profile 'smoke' must be a JSON value"),
@@ -124,6 +126,10 @@ FIGURE_CASES = {
     "override-of-unknown-param": (NEW_FORM.replace('{"n": 0}', '{"m": 0}'), "profile 'smoke' sets 'm', which is not in 'params'"),
     "params-not-a-dict": (NEW_FORM.replace('{"n": 1}', '[1]'), "'params' must be a dict of params"),
     "gpu-not-a-bool": (GOOD.replace('"outputs"', '"gpu": "yes", "outputs"'), "'gpu' must be True or False"),
+    # issue 23: names are directories of cache/ and slides/_figures/: reserved ones and long ones refused
+    "name-reserved": (GOOD.replace('"x"', '"llm"', 1), "figure name 'llm' is reserved (cache/llm/ holds"),
+    "name-300-characters": (GOOD.replace('"x"', '"' + "a" * 300 + '"', 1), "(300 characters) must match [a-z0-9-]+, at most 64"),
+    "name-a-dot-file": (GOOD.replace('"x"', '".x"', 1), "figure name '.x' must match"),
     "seed-not-an-int": (GOOD.replace('"outputs"', '"seed": 1.5, "outputs"'), "'seed' must be an integer"),
 }
 

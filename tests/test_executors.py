@@ -14,14 +14,15 @@ from conftest import require_module
 
 from builder.cache import Cache, digest_json
 from builder.errors import ConfigError
-from builder.executors import load_config
-from builder.slurm import clean_staging, slurm_parameters
+from builder.config import load as load_config
+from builder.slurm import slurm_parameters
+from builder.slurm_jobs import clean_staging
 from builder.figures import discover
 
 submitit = require_module("submitit")
 
 NAP = '''FIGURE = {"name": "nap", "caption": "c", "alt": "a", "outputs": ["nap.json"],
-          "profiles": {"smoke": {}, "quick": {}, "full": {}}}
+          "params": {}}
 import os, time
 from builder.script import setup
 run = setup(FIGURE)
@@ -101,7 +102,7 @@ def test_submission_parameters_of_a_gpu_figure_in_the_full_profile(deck, tmp_pat
                  "--mem=24GB", "--cpus-per-task=4"):
         assert f"#SBATCH {line}\n" in sbatch
     (deck / "ces.yml").write_text("executor: kubernetes\n")
-    with pytest.raises(ConfigError, match="executor must be one of local, slurm"):
+    with pytest.raises(ConfigError, match="ces.yml: executor: expected one of local, slurm"):
         load_config(deck)
 
 

@@ -13,6 +13,8 @@ FIXTURE = Path(__file__).parent / "fixtures" / "minideck"
 
 
 def inputs_of(root, profile="smoke", upstream=None):
+    """The inputs as a new command computes them (ces' own code read again)."""
+    keys.forget_runtime()
     spec = parse_figure(root / "figures" / "line.py", root)
     return keys.static_inputs(spec, profile, upstream or {}, root)
 
@@ -91,12 +93,23 @@ def test_upstream_keys_change_the_key(project):
     assert inputs_of(root, upstream={"a": "1" * 64}).static_digest != inputs_of(root, upstream={"a": "2" * 64}).static_digest
 
 
-@pytest.mark.parametrize("module", ["cli.py", "build.py", "render.py", "cache.py"])
+@pytest.mark.parametrize("module", ["cli.py", "build.py", "site.py", "deck.py", "cache.py"])
 def test_a_change_to_ces_outside_the_figure_process_keeps_the_key(project, module):
     root, tool = project
     before = inputs_of(root).static_digest
     append(tool / module, "\nEXTRA = 1\n")
     assert inputs_of(root).static_digest == before
+
+
+def test_ces_code_is_read_once_per_command(project):
+    """Within one command every figure shares the digests of ces' own code (read once); the next
+    command reads them again (the twin: without forget_runtime the change is not seen)."""
+    root, tool = project
+    before = inputs_of(root).static_digest
+    append(tool / "script.py", "\nEXTRA = 1\n")
+    spec = parse_figure(root / "figures" / "line.py", root)
+    assert keys.static_inputs(spec, "smoke", {}, root).static_digest == before
+    assert inputs_of(root).static_digest != before
 
 
 def test_comments_do_not_change_a_runtime_module_key(project):

@@ -209,18 +209,17 @@ def test_quarto_only_options_make_the_same_deck(qdeck):
 
 
 def test_the_project_config_sets_the_quarto_options():
-    from builder import render
+    from builder import deck, pandoc, quarto
 
-    config, lines = render.load_config(REPO)
-    fmt = config["format"]["revealjs"]
+    the_deck = deck.load(REPO)
+    fmt = the_deck.options
     assert fmt["auto-stretch"] is False and fmt["code-line-numbers"] is False
-    assert fmt["theme"] in render.QUARTO_THEMES
-    scss = (render.TEMPLATES / render.QUARTO_THEMES[fmt["theme"]]).read_text()
+    assert fmt["theme"] in quarto.QUARTO_THEMES
+    scss = (deck.TEMPLATES / quarto.QUARTO_THEMES[fmt["theme"]]).read_text()
     for var in ("$presentation-font-size-root: 42px", "$presentation-font-smaller: 0.75",
                 "$presentation-heading-text-transform: uppercase", "$presentation-h2-font-size: 1.6em"):
         assert var in scss, var
-    source = render.deck_sources(REPO, config)[0]
-    render.pandoc_args(config, lines, source, REPO / "_site", REPO / "_site" / "m.json")  # no error
+    pandoc.Pandoc().check(the_deck)  # no error
 
 
 # -- the stamp covers the output -----------------------------------------------------------------

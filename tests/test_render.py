@@ -158,23 +158,46 @@ def test_a_damaged_site_is_rendered_again(deck, run_ces, damage, rerendered):
         assert "Petit exposé" in (site / "index.html").read_text()
 
 
+def _drop_listed(site, rel):
+    (site / rel).unlink()
+    manifest = json.loads((site / ".ces-site.json").read_text())
+    del manifest["files"][rel]
+    (site / ".ces-site.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("shown_by_slides", [True, False])
+def test_a_figure_file_the_slides_show_is_listed_and_rendered_again_when_missing(deck, run_ces, shown_by_slides):
+    """Issue 21: a figure file gone from the site *and* from its manifest (a render that never
+    copied it) is still missed, because the manifest lists what the slides reference. The twin: a
+    file no slide references, dropped the same way, is not the deck's business."""
+    run_ces(deck, "build", "--profile", "smoke")
+    site = deck / "_site"
+    figure = published_path(site, "line", "line.svg").relative_to(site).as_posix()
+    assert figure in json.loads((site / ".ces-site.json").read_text())["figures"]
+    _drop_listed(site, figure if shown_by_slides else "reveal.js/dist/reveal.css")
+    out = run_ces(deck, "build", "--profile", "smoke").stdout
+    assert ("rendered with pandoc" in out) is shown_by_slides, out
+
+
 def test_a_failed_render_keeps_the_last_good_site(deck, run_ces, monkeypatch):
-    from builder import build, render
+    from builder import build
+    from builder.errors import RenderError
+    from builder.pandoc import Pandoc
 
     run_ces(deck, "build", "--profile", "smoke")
     good = {p.relative_to(deck / "_site"): p.read_bytes() for p in (deck / "_site").rglob("*") if p.is_file()}
     qmd = deck / "slides" / "index.qmd"
     qmd.write_text(qmd.read_text() + "\n## Nouvelle\n")
-    real = render.render_pandoc
+    real = Pandoc.render
 
-    def half_then_fail(root, config, lines, sources, figures, site=None):
-        real(root, config, lines, sources, figures, site)
-        (site / "index.html").write_text("half")
-        raise render.RenderError("pandoc failed (exit 64)")
+    def half_then_fail(self, the_deck, figures, staging):
+        real(self, the_deck, figures, staging)
+        (staging / "index.html").write_text("half")
+        raise RenderError("pandoc failed (exit 64)")
 
-    monkeypatch.setattr(render, "render_pandoc", half_then_fail)
-    with pytest.raises(render.RenderError):
-        build.build(deck, "smoke", 1, False, "pandoc", False, echo=lambda *a: None)
+    monkeypatch.setattr(Pandoc, "render", half_then_fail)
+    with pytest.raises(RenderError):
+        build.build(build.BuildRequest(deck, "smoke", renderer="pandoc"), echo=lambda *a: None)
     now = {p.relative_to(deck / "_site"): p.read_bytes() for p in (deck / "_site").rglob("*") if p.is_file()}
     assert now == good
     monkeypatch.undo()
@@ -186,7 +209,7 @@ def test_a_failed_render_keeps_the_last_good_site(deck, run_ces, monkeypatch):
 SECOND_FIGURE = '''"""A second tiny figure."""
 
 FIGURE = {"name": "dots", "caption": "Des points", "alt": "Trois points", "outputs": ["dots.svg"],
-          "needs": [], "seed": 0, "profiles": {"smoke": {}, "quick": {}, "full": {}}}
+          "needs": [], "seed": 0, "params": {}}
 
 from builder.script import setup
 
@@ -233,7 +256,7 @@ PNG_3x2 = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000003000000020806000
     (b"\x89PNG broken", "f.png", None),
 ])
 def test_intrinsic_size(tmp_path, content, name, size):
-    from builder.render import intrinsic_size
+    from builder.deck import intrinsic_size
 
     p = tmp_path / name
     p.write_bytes(content if isinstance(content, bytes) else content.encode())

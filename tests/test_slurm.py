@@ -30,7 +30,7 @@ submitit = pytest.importorskip("submitit")
 CI = os.environ.get("CI") == "true"
 
 NAP = '''FIGURE = {"name": "nap", "caption": "c", "alt": "a", "outputs": ["nap.json"],
-          "profiles": {"smoke": {}, "quick": {}, "full": {}}}
+          "params": {}}
 import os, time
 from builder.script import setup
 run = setup(FIGURE)

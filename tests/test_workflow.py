@@ -108,7 +108,7 @@ def test_installs_only_what_frozen_needs(flow, broken):
 
 def test_the_publish_extra_is_what_frozen_imports():
     publish = {re.split(r"[<>=\[ ]", r)[0].lower() for r in _publish_extra()}
-    assert publish == {"click", "pyyaml", "filelock", "pypandoc-binary"}
+    assert publish == {"click", "pyyaml", "pypandoc-binary"}
     assert not publish & set(HEAVY)
 
 
@@ -140,7 +140,7 @@ def test_a_publish_venv_builds_the_frozen_deck(publish_venv, tmp_path, broken):
     shutil.copytree(ROOT / "tests" / "fixtures" / "minideck", deck)
     (deck / "figures" / "heavy.py").write_text(
         'FIGURE = {"name": "heavy", "caption": "Un tableau", "alt": "Un tableau", "outputs": ["a.json"],\n'
-        '          "needs": [], "seed": 0, "profiles": {"smoke": {}, "quick": {}, "full": {}}}\n'
+        '          "needs": [], "seed": 0, "params": {}}\n'
         "import numpy\nfrom builder.script import setup\n"
         'run = setup(FIGURE)\nfig.save_json("a.json", {"n": int(numpy.arange(3).sum())})\n')
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
