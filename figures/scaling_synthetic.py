@@ -227,7 +227,8 @@ def chinchilla_starts(rng, n):
 def fit_chinchilla(logN, logD, logL, e, starts):
     """Every L-BFGS-B result over the starts, best first."""
     results = [minimize(chinchilla_objective, t, args=(logN, logD, logL, e), jac=True,
-                        method="L-BFGS-B", bounds=BOUNDS, options={"maxiter": 2000}) for t in starts]
+                        method="L-BFGS-B", bounds=BOUNDS,
+                        options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-12}) for t in starts]
     return sorted(results, key=lambda r: r.fun)
 
 
