@@ -21,10 +21,12 @@ Run alone: python figures/double_descent.py --profile quick   (writes into _scra
 FIGURE = {
     "name": "double-descent",
     "caption": "Double descente : l'erreur de test culmine quand le modèle a juste assez de "
-               "paramètres pour apprendre par cœur les données, puis redescend",
+               "paramètres pour apprendre par cœur les données (N = n), puis redescend sous le "
+               "meilleur modèle classique (N < n)",
     "alt": "Erreur de test en fonction du nombre de caractéristiques aléatoires N, en échelle "
-           "log-log : elle baisse, remonte jusqu'à un pic quand N vaut le nombre d'exemples "
-           "n = 200, puis redescend quand N grandit encore ; l'erreur d'apprentissage devient "
+           "log-log : elle baisse jusqu'à un premier minimum, l'optimum classique, remonte "
+           "jusqu'à un pic quand N vaut le nombre d'exemples n = 200, puis redescend sous "
+           "l'optimum classique quand N grandit encore ; l'erreur d'apprentissage devient "
            "nulle à partir de N = n.",
     "outputs": ["double-descent.svg", "double-descent.json"],
     "needs": [],
@@ -144,19 +146,19 @@ if hp["nn_widths"]:
 # -- figure: drawn at its size on the slide (560 × 440 px) ----------------------------------------
 fig, ax = canvas(560, 440)
 ax.fill_between(Ns, q25, q75, color=PALETTE[0], alpha=0.2, lw=0)
-ax.loglog(Ns, median, color=PALETTE[0], label="erreur de test")
+ax.loglog(Ns, median, color=PALETTE[0], label="test")
 ax.loglog(Ns, np.maximum(np.median(train_mse, 0), 1e-6), color=PALETTE[1], ls="--",
-          label="erreur d'apprentissage")
+          label="apprentissage")
 if nn:   # full only: the trained networks, by their number of parameters
     ax.loglog(nn["params"], nn["test_median"], "o", color=PALETTE[2], ms=6,
               label="réseaux à 2 couches (test)")
-ax.axhline(median[under_n].min(), color="black", ls="--", lw=1.5, label="optimum classique (N < n)")
+ax.axhline(median[under_n].min(), color="black", ls="--", lw=1.5, label="optimum classique")
 ax.axvline(n, color="grey", ls=":", lw=2)
 ax.annotate(f"N = n = {n}", (n, 1), xycoords=("data", "axes fraction"), xytext=(6, -4),
             textcoords="offset points", va="top")                # above the peak: free space
 ax.set(xlabel="paramètres ajustés N", ylabel="erreur quadratique",
        ylim=(1e-3, 12 * median.max()), title="Caractéristiques aléatoires")
-ax.legend(loc="lower right", frameon=False)
+ax.legend(loc="upper right", bbox_to_anchor=(1, 0.9), frameon=False)   # above the second descent
 run.savefig(fig, "double-descent.svg")
 
 run.save_json("double-descent.json", {

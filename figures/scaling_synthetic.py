@@ -288,10 +288,16 @@ right.errorbar(Ns[sel], ex, yerr=[ex - excess(per_seed[sel].min(1)), excess(per_
 right.scatter(Ns[sel], ex, c=[colors[w] for w, _ in np.array(points)[sel]], s=40, zorder=3)
 x_N = np.geomspace(Ns.min(), Ns.max(), 50)
 right.loglog(x_N, fit_N["a"] * x_N ** -fit_N["gamma"], "--", color="black", lw=2)
-for ax in (left, right):
+for ax, values in ((left, Ds), (right, Ns)):
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ticks = [t for t in (1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6, 3e6) if values.min() <= t <= values.max()]
+    ax.set_xticks(ticks, [french_number(t) for t in ticks])        # log axis: French numbers by hand
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.yaxis.set_minor_formatter(plt.NullFormatter())
+low, high = excess(per_seed.min()), excess(per_seed.max())
+yticks = [t for t in (0.02, 0.05, 0.1, 0.2, 0.5, 1, 2) if low / 1.3 <= t <= high * 1.3]
+left.set_yticks(yticks, [french_number(t) for t in yticks])
 left.set(xlabel="exemples vus D", ylabel="excès de perte L − H (nats)")
 right.set(xlabel="paramètres N")
 left.set_title(f"pente −{fr(fit_D['gamma'])}", color="black")
