@@ -23,12 +23,14 @@ Run alone: python figures/emergence_addition.py --profile quick
 
 FIGURE = {
     "name": "emergence-addition",
-    "caption": "Même apprentissage, deux mesures : l'exactitude par chiffre croît doucement avec "
-               "la taille, la réponse exacte semble « émerger » d'un coup",
+    "caption": "Mêmes modèles, deux mesures (bandes : étendue sur 5 graines) : l'exactitude par "
+               "chiffre décolle dès les petites tailles, la réponse entièrement exacte, qui exige "
+               "tous les chiffres, reste nulle plus longtemps puis monte",
     "alt": "Pour l'addition à plusieurs chiffres, en fonction du nombre de paramètres du modèle "
-           "(échelle logarithmique) : l'exactitude par chiffre monte progressivement, tandis que "
-           "la proportion de réponses entièrement exactes reste près de zéro puis bondit ; elle "
-           "suit la puissance K de l'exactitude par chiffre.",
+           "(échelle logarithmique), moyenne et étendue sur cinq graines : l'exactitude par "
+           "chiffre monte dès les petites tailles, tandis que la proportion de réponses "
+           "entièrement exactes reste près de zéro plus longtemps puis monte ; elle suit la "
+           "puissance K de l'exactitude par chiffre.",
     "outputs": ["emergence-addition.svg", "emergence-addition.json"],
     "needs": [],
     "gpu": True,

@@ -168,10 +168,11 @@ fig, ax = canvas(560, 440)
 for i, r in enumerate(sizes):
     shade = plt.cm.viridis(0.85 * i / max(1, len(sizes) - 1))
     ax.plot(shots, r["answer_by_shots"], "o-", color=shade, ms=6,
-            label=f"{french_number(r['N'])} paramètres")
+            label=("N = " if i == 0 else "") + french_number(r["N"]))
 ax.set(xlabel="nombre d'exemples dans le prompt", ylabel="réponse exacte", ylim=(-0.03, 1.03),
-       xticks=shots, title="Apprentissage « en contexte »")
-fig.legend(loc="outside lower center", ncol=1, frameon=False, handlelength=1.2)
+       xticks=shots)
+fig.legend(loc="outside upper center", ncol=len(sizes), frameon=False, handlelength=1.2,
+           columnspacing=0.8)                             # model sizes (N: non-embedding parameters)
 french_axes(ax)
 run.savefig(fig, "icl.svg")
 
