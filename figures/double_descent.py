@@ -109,10 +109,9 @@ nn = None
 if hp["nn_widths"]:
     import torch
 
-    from _gpt import prepare
+    import _train
 
-    device = run.device()
-    prepare(device)
+    device = _train.start(run)
     torch.manual_seed(run.seed)
     widths = hp["nn_widths"]
     H, S = max(widths), hp["nn_seeds"]
