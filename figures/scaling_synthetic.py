@@ -53,7 +53,7 @@ FIGURE = {
     "seed": 0,
     "params": {"vocab": 32, "context": 3, "quanta": 20000, "zipf": 0.5, "noise": 0.2, "layers": 2,
                "widths": [8, 16, 32, 64], "shards": [32000, 64000, 128000, 256000], "seeds": 3,
-               "batch": 256, "lr": 0.003, "bootstrap": 100, "starts": 64, "amp": False},
+               "batch": 256, "lr": 0.003, "bootstrap": 60, "starts": 50, "amp": False},
     "profiles": {
         "smoke": {"quanta": 2000, "widths": [8, 32], "shards": [4000, 8000, 16000, 32000], "batch": 128,
                   "bootstrap": 10, "starts": 50},
@@ -288,10 +288,11 @@ right.errorbar(Ns[sel], ex, yerr=[ex - excess(per_seed[sel].min(1)), excess(per_
 right.scatter(Ns[sel], ex, c=[colors[w] for w, _ in np.array(points)[sel]], s=40, zorder=3)
 x_N = np.geomspace(Ns.min(), Ns.max(), 50)
 right.loglog(x_N, fit_N["a"] * x_N ** -fit_N["gamma"], "--", color="black", lw=2)
-for ax, values in ((left, Ds), (right, Ns)):
+for ax, values, candidates in ((left, Ds, (2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6)),
+                               (right, Ns, (2e3, 1e4, 5e4))):      # labels ≥ 0,3 decade apart
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ticks = [t for t in (1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6, 3e6) if values.min() <= t <= values.max()]
+    ticks = [t for t in candidates if values.min() <= t <= values.max()]
     ax.set_xticks(ticks, [french_number(t) for t in ticks])        # log axis: French numbers by hand
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.yaxis.set_minor_formatter(plt.NullFormatter())
