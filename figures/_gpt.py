@@ -1,4 +1,4 @@
-"""A small causal transformer shared by the trained figures, plus three device helpers.
+"""A small causal transformer shared by the trained figures, and its optimiser helpers.
 
 nanoGPT (Karpathy 2022) trimmed to what tiny synthetic tasks need: a config dataclass,
 pre-LayerNorm blocks (Radford et al. 2019), attention through F.scaled_dot_product_attention,
@@ -7,9 +7,7 @@ copying tasks need), optional tied embeddings (Press & Wolf 2017). `layernorm=Fa
 `act="relu"` give the grokking model of Nanda et al. 2023 (no LayerNorm, ReLU MLP).
 """
 
-import contextlib
 import math
-import os
 from dataclasses import dataclass
 
 import torch
@@ -140,52 +138,3 @@ def cosine_lr(step, total, lr, warmup=0, floor=0.1):
         return lr * (step + 1) / warmup
     t = min(1.0, (step - warmup) / max(1, total - warmup))
     return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
-
-
-def prepare(device):
-    """Same seed, same numbers. On CPU one thread: these matrices are too small to gain from
-    more, and a fixed count keeps the sums (hence the numbers) the same on every machine.
-    On CUDA deterministic kernels; TF32 matmuls are allowed."""
-    if device == "cpu":
-        torch.set_num_threads(1)
-    if device == "cuda":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS determinism
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-
-
-def autocast(device, enabled=True):
-    """bf16 autocast on CUDA only: CPU bf16 is slow and changes the numbers."""
-    if device == "cuda" and enabled:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def maybe_compile(model, device, enabled=True):
-    """torch.compile on CUDA only; on a CPU the compile time exceeds these short runs."""
-    return torch.compile(model) if device == "cuda" and enabled else model
-
-
-# -- broken runs, for the tests only ---------------------------------------------------------
-
-SABOTAGE_ENV = "CES_SABOTAGE"
-SABOTAGES = ("frozen", "shuffled")
-
-
-def sabotage():
-    """The deliberate breakage a test asked for (CES_SABOTAGE=frozen: the optimiser never
-    moves the weights; =shuffled: the training targets are permuted), or None. Honoured only
-    when a script runs alone, never under `ces build` (CES_RUN set): a cache entry is never a
-    broken run. Each figure records the value in its JSON."""
-    wanted = os.environ.get(SABOTAGE_ENV)
-    if not wanted or os.environ.get("CES_RUN"):
-        return None
-    if wanted not in SABOTAGES:
-        raise SystemExit(f"{SABOTAGE_ENV}={wanted!r}: expected one of {', '.join(SABOTAGES)}")
-    return wanted
-
-
-def frozen_lr(lr, broken):
-    """The learning rate a run uses: 0 for a frozen model."""
-    return 0.0 if broken == "frozen" else lr

@@ -23,43 +23,41 @@ Run alone: python figures/emergence_addition.py --profile quick
 
 FIGURE = {
     "name": "emergence-addition",
-    "caption": "Même apprentissage, deux mesures : l'exactitude par chiffre croît doucement avec "
-               "la taille, la réponse exacte semble « émerger » d'un coup",
+    "caption": "Mêmes modèles, deux mesures (bandes : étendue sur 5 graines) : l'exactitude par "
+               "chiffre décolle dès les petites tailles, la réponse entièrement exacte, qui exige "
+               "tous les chiffres, reste nulle plus longtemps puis monte",
     "alt": "Pour l'addition à plusieurs chiffres, en fonction du nombre de paramètres du modèle "
-           "(échelle logarithmique) : l'exactitude par chiffre monte progressivement, tandis que "
-           "la proportion de réponses entièrement exactes reste près de zéro puis bondit ; elle "
-           "suit la puissance K de l'exactitude par chiffre.",
+           "(échelle logarithmique), moyenne et étendue sur cinq graines : l'exactitude par "
+           "chiffre monte dès les petites tailles, tandis que la proportion de réponses "
+           "entièrement exactes reste près de zéro plus longtemps puis monte ; elle suit la "
+           "puissance K de l'exactitude par chiffre.",
     "outputs": ["emergence-addition.svg", "emergence-addition.json"],
     "needs": [],
     "gpu": True,
     "seed": 0,
-    "params": {"digits": 5, "widths": [4, 6, 8, 10, 12, 16], "seeds": 3, "layers": 2, "heads": 2,
+    "params": {"digits": 5, "widths": [4, 6, 8, 10, 12, 16], "seeds": 5, "layers": 2, "heads": 2,
                "steps": 800, "batch": 128, "lr": 0.003, "n_test": 2000, "amp": False},
     "profiles": {
-        "smoke": {"digits": 3, "widths": [4, 8, 16], "seeds": 2, "steps": 300, "batch": 64, "n_test": 1000},
+        "smoke": {"digits": 3, "widths": [4, 8, 16], "seeds": 3, "steps": 300, "batch": 64, "n_test": 1000},
         "full": {"digits": 8, "widths": [4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64], "seeds": 5,
                  "steps": 5000, "batch": 512, "n_test": 20000, "amp": True},
     },
     "tolerance": 1e-4,
 }
 
-import os
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threads only contend
-
+import _train  # noqa: F401  (thread settings first)
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from builder.script import setup
 from _style import plt, PALETTE, canvas, french_axes, french_number
-from _gpt import GPT, GPTConfig, adamw, cosine_lr, prepare, autocast, sabotage, frozen_lr
+from _gpt import GPT, GPTConfig, adamw, cosine_lr
+from _sabotage import sabotage, mode
 
 run = setup(FIGURE)
 hp = run.params
-device = run.device()
-prepare(device)
-broken = sabotage()                               # tests only: a run that cannot learn
+device = _train.start(run)
 k = hp["digits"]
 K = k + 1                                         # answer digits (the sum may carry out)
 EQ = 110                                          # tokens: digits 0-9, columns 10-109, '='
@@ -72,15 +70,15 @@ def digits_lsb(x, n):
     return torch.stack([(x // 10 ** i) % 10 for i in range(n)], 1)
 
 
-def examples(n, g):
-    """`a + b = s` as tokens: k column tokens (a_i, b_i), '=', the K digits of s; LSB first."""
+def problems(n, g):
+    """`a + b =` as tokens (k column tokens (a_i, b_i), '='), and the K digits of s; LSB first."""
     a = torch.randint(0, 10 ** k, (n,), generator=g)
     b = torch.randint(0, 10 ** k, (n,), generator=g)
     columns = 10 + 10 * digits_lsb(a, k) + digits_lsb(b, k)
-    return torch.cat([columns, torch.full((n, 1), EQ), digits_lsb(a + b, K)], 1).to(device)
+    return torch.cat([columns, torch.full((n, 1), EQ)], 1).to(device), digits_lsb(a + b, K).to(device)
 
 
-test = examples(hp["n_test"], torch.Generator().manual_seed(10_000 + run.seed))
+test = torch.cat(problems(hp["n_test"], torch.Generator().manual_seed(10_000 + run.seed)), 1)
 
 
 @torch.no_grad()
@@ -98,15 +96,12 @@ def train(width, seed):
     g = torch.Generator().manual_seed(seed)                       # the same stream for every size
     model = GPT(GPTConfig(vocab_size=VOCAB, block_size=T, n_layer=hp["layers"], n_head=hp["heads"],
                           n_embd=width)).to(device)
-    lr = frozen_lr(hp["lr"], broken)
-    opt = adamw(model, lr, weight_decay=0.1)
+    opt, batch = sabotage(adamw(model, hp["lr"], weight_decay=0.1), problems)   # tests only
     for step in range(hp["steps"]):
-        x = examples(hp["batch"], g)                              # fresh data: no overfitting
-        if broken == "shuffled":                                  # answers of other problems
-            x = torch.cat([x[:, :A], x[torch.randperm(len(x), generator=g), A:]], 1)
+        x = torch.cat(batch(hp["batch"], g), 1)                   # fresh data: no overfitting
         for group in opt.param_groups:
-            group["lr"] = cosine_lr(step, hp["steps"], lr, warmup=100)
-        with autocast(device, hp["amp"]):
+            group["lr"] = cosine_lr(step, hp["steps"], hp["lr"], warmup=100)
+        with _train.autocast(device, hp["amp"]):
             logits = model(x[:, :-1])[:, A - 1:]                  # loss on the answer digits only
         loss = F.cross_entropy(logits.float().reshape(-1, VOCAB), x[:, A:].reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -168,7 +163,7 @@ run.savefig(fig, "emergence-addition.svg")
 run.save_json("emergence-addition.json", {
     "params": dict(hp),
     "device": device,
-    "sabotage": broken,                  # None: a real run (tests break runs on purpose)
+    "sabotage": mode(),                 # None: a real run (tests break runs on purpose)
     "answer_digits": K,
     "models": results,                   # mean over seeds; *_range: min and max over seeds
     "contrast": contrast,

@@ -48,10 +48,7 @@ FIGURE = {
     "tolerance": 1e-4,
 }
 
-import os
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threads only contend
-
+import _train  # noqa: F401  (thread settings first)
 import numpy as np
 import torch
 import torch.nn as nn
@@ -59,13 +56,12 @@ import torch.nn.functional as F
 
 from builder.script import setup
 from _style import PALETTE, canvas, french_axes
-from _gpt import GPT, GPTConfig, prepare, maybe_compile, sabotage, frozen_lr
+from _gpt import GPT, GPTConfig
+from _sabotage import sabotage, mode
 
 run = setup(FIGURE)
 hp = run.params
-device = run.device()
-prepare(device)
-broken = sabotage()                               # tests only: a run that cannot learn
+device = _train.start(run)
 P = hp["p"]
 
 # -- data: all p² pairs, a random fraction for training ---------------------------------------
@@ -74,9 +70,6 @@ y = (a + b) % P
 perm = torch.randperm(P * P)
 n_train = int(hp["train_frac"] * P * P)
 train, test = perm[:n_train].to(device), perm[n_train:].to(device)
-if broken == "shuffled":                          # training answers permuted: nothing to find
-    y = y.clone()
-    y[perm[:n_train]] = y[perm[:n_train]][torch.randperm(n_train)]
 a, b, y = a.to(device), b.to(device), y.to(device)
 
 
@@ -119,10 +112,11 @@ if hp["model"] == "mlp":
 else:
     model = Transformer(P, hp["d"], hp["hidden"], hp["heads"]).to(device)
 # Power et al. 2022 and Nanda et al. 2023: AdamW, β2 = 0.98, weight decay 1 on every weight.
-LR = frozen_lr(hp["lr"], broken)
-opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=hp["weight_decay"],
-                        betas=(0.9, 0.98))
-step_fn = maybe_compile(model, device, hp["compile"])
+LR = hp["lr"]
+# Tests only, a frozen run (no `shuffled` here: memorising permuted answers still memorises).
+opt, _ = sabotage(torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=hp["weight_decay"],
+                                    betas=(0.9, 0.98)))
+step_fn = _train.maybe_compile(model, device, hp["compile"])
 
 
 @torch.no_grad()
@@ -199,13 +193,15 @@ ax.semilogx(log["step"], log["test_acc"], color=PALETTE[3], label="test (paires 
 ax.axhline(1 / P, color="grey", ls=":", lw=1.5)
 if memorised:
     ax.axvline(memorised, color=PALETTE[0], ls="--", lw=1.5)
-    ax.annotate("mémorisation", (memorised, 0.5), rotation=90, ha="right", va="center", fontsize=14)
+    ax.annotate("mémorisation", (memorised, 0.5), xytext=(4, 0), textcoords="offset points",
+                rotation=90, ha="left", va="center")           # right of the line: free space
 if grokked:
     ax.axvline(grokked, color=PALETTE[3], ls="--", lw=1.5)
-    ax.annotate("généralisation", (grokked, 0.5), rotation=90, ha="right", va="center", fontsize=14)
+    ax.annotate("généralisation", (grokked, 0.5), xytext=(4, 0), textcoords="offset points",
+                rotation=90, ha="left", va="center")
 ax.set(xlabel="pas d'apprentissage", ylabel="exactitude", ylim=(-0.03, 1.03))
 # (a + b) mod p and the share of pairs are in the caption; the legend sits above the axes.
-fig.legend(loc="outside upper center", ncol=2, fontsize=14, frameon=False, handlelength=1.2)
+fig.legend(loc="outside upper center", ncol=2, frameon=False, handlelength=1.2)
 french_axes(ax)
 run.savefig(fig, "grokking.svg")
 
@@ -232,14 +228,14 @@ axes[2].bar(freqs - width / 2, spectra["memorised"], width, color=PALETTE[5], la
 axes[2].bar(freqs + width / 2, spectra["final"], width, color=PALETTE[0], label="grokking")
 top = max(spectra["memorised"].max(), spectra["final"].max())
 axes[2].set(xlabel="fréquence k", ylabel="variance", ylim=(0, 1.5 * top))
-axes[2].legend(loc="upper center", ncol=2, fontsize=14, frameon=False, borderaxespad=0.1)
+axes[2].legend(loc="upper center", ncol=2, frameon=False, borderaxespad=0.1)
 french_axes(axes[2])
 run.savefig(plot2, "grokking-embeddings.svg")
 
 run.save_json("grokking.json", {
     "params": dict(hp),
     "device": device,
-    "sabotage": broken,                  # None: a real run (tests break runs on purpose)
+    "sabotage": mode(),                 # None: a real run (tests break runs on purpose)
     "n_train": n_train,
     "n_test": P * P - n_train,
     "chance": 1 / P,

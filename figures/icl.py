@@ -19,43 +19,39 @@ Run alone: python figures/icl.py --profile quick   (writes into _scratch/icl/)
 
 FIGURE = {
     "name": "icl",
-    "caption": "Apprentissage en contexte : un petit transformer complète « voter → ? » en "
-               "lisant la règle dans les exemples du prompt",
-    "alt": "Exactitude de la réponse d'un petit transformer en fonction du nombre d'exemples "
-           "donnés dans le prompt (0, 1, 2, 4…), à plusieurs moments de l'entraînement : nulle "
-           "sans exemple, élevée dès un exemple, un peu plus haute avec davantage d'exemples.",
+    "caption": "Apprentissage en contexte : trois petits transformers, de tailles croissantes, "
+               "complètent « voter → ? » en lisant la règle dans les exemples du prompt",
+    "alt": "Exactitude de la réponse de trois petits transformers de tailles croissantes en "
+           "fonction du nombre d'exemples donnés dans le prompt (0 à 4) : nulle sans exemple "
+           "pour tous ; avec des exemples, d'autant plus haute que le modèle est grand.",
     "outputs": ["icl.svg", "icl.json"],
     "needs": [],
     "gpu": True,
     "seed": 0,
-    "params": {"pairs": 5, "stem": [3, 6], "suffix": [1, 2], "layers": 3, "heads": 4, "d": 64, "steps": 1500,
-               "batch": 32, "lr": 0.003, "n_eval": 1000, "checkpoints": 4, "amp": False, "compile": False},
+    "params": {"pairs": 5, "stem": [3, 6], "suffix": [1, 2], "layers": 3, "heads": 4, "widths": [16, 32, 64],
+               "steps": 1500, "batch": 32, "lr": 0.003, "n_eval": 1000, "amp": False, "compile": False},
     "profiles": {
-        "smoke": {"pairs": 4, "stem": [2, 4], "suffix": [1, 1], "d": 48, "steps": 300, "n_eval": 500,
-                  "checkpoints": 2},
-        "full": {"pairs": 9, "stem": [3, 8], "suffix": [1, 3], "layers": 4, "d": 128, "steps": 10000,
-                 "batch": 128, "lr": 0.001, "n_eval": 5000, "checkpoints": 6, "amp": True},
+        "smoke": {"pairs": 4, "stem": [2, 4], "suffix": [1, 1], "widths": [16, 48], "steps": 300,
+                  "n_eval": 500},
+        "full": {"pairs": 9, "stem": [3, 8], "suffix": [1, 3], "layers": 4, "widths": [32, 64, 128, 256],
+                 "steps": 10000, "batch": 128, "lr": 0.001, "n_eval": 5000, "amp": True},
     },
     "tolerance": 1e-4,
 }
 
-import os
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threads only contend
-
+import _train  # noqa: F401  (thread settings first)
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from builder.script import setup
 from _style import plt, canvas, french_axes, french_number
-from _gpt import GPT, GPTConfig, adamw, cosine_lr, prepare, autocast, maybe_compile, sabotage, frozen_lr
+from _gpt import GPT, GPTConfig, adamw, cosine_lr
+from _sabotage import sabotage, mode
 
 run = setup(FIGURE)
 hp = run.params
-device = run.device()
-prepare(device)
-broken = sabotage()                               # tests only: a run that cannot learn
+device = _train.start(run)
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 ARROW, END, PAD = 26, 27, 28                      # '>', ';' and padding
@@ -93,19 +89,12 @@ def batch(rng, n):
     return x[:, :longest].contiguous().to(device), y[:, :longest].contiguous().to(device), spans
 
 
-# Rotary positions: copying the query's stem and the examples' suffix is attention by offset.
-model = GPT(GPTConfig(vocab_size=VOCAB, block_size=T, n_layer=hp["layers"], n_head=hp["heads"],
-                      n_embd=hp["d"], rope=True)).to(device)
-LR = frozen_lr(hp["lr"], broken)
-opt = adamw(model, LR, weight_decay=0.1)
-forward = maybe_compile(model, device, hp["compile"])
-
 # A fixed evaluation set: the k-th pair of an episode is a query with k examples before it.
 eval_x, eval_y, eval_spans = batch(np.random.default_rng(10_000 + run.seed), hp["n_eval"])
 
 
 @torch.no_grad()
-def accuracy_by_shots():
+def accuracy_by_shots(forward):
     """Whole-answer accuracy of the k-th pair, k = 0 … pairs−1, and of its two parts (the copied
     stem, the suffix and ';'). Teacher forcing inside the answer: all its characters are
     argmax-right iff greedy decoding writes it exactly."""
@@ -123,7 +112,7 @@ def accuracy_by_shots():
 
 
 @torch.no_grad()
-def complete(prompt, max_len=12):
+def complete(model, prompt, max_len=12):
     """Greedy continuation of a prompt until ';'."""
     ids = encode(prompt)
     for _ in range(max_len):
@@ -134,64 +123,70 @@ def complete(prompt, max_len=12):
     return "".join(CHARS[i] for i in ids[len(encode(prompt)):])
 
 
-# -- training -------------------------------------------------------------------------------------
-rng = np.random.default_rng(run.seed)
-checkpoints = np.geomspace(hp["steps"] / 8, hp["steps"], hp["checkpoints"]).astype(int).tolist()
-curves, losses = {}, []
-for step in range(1, hp["steps"] + 1):
-    x, y, _ = batch(rng, hp["batch"])
-    for group in opt.param_groups:
-        group["lr"] = cosine_lr(step, hp["steps"], LR, warmup=100)
-    with autocast(device, hp["amp"]):
-        logits = forward(x)
-    loss = F.cross_entropy(logits.float().view(-1, VOCAB), y.view(-1), ignore_index=-100)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    if step % 10 == 0:
-        losses.append(loss.item())                # every 10 steps: .item() waits for the GPU
-    if step in checkpoints:
-        curves[step] = accuracy_by_shots()
-        print(f"step {step:6d}  loss {loss.item():.3f}  accuracy by shots "
-              + " ".join(f"{a:.2f}" for a in curves[step]["answer"]) + "  stem "
-              + " ".join(f"{a:.2f}" for a in curves[step]["stem"]) + "  suffix "
-              + " ".join(f"{a:.2f}" for a in curves[step]["suffix"]), flush=True)
+def train(d):
+    """A GPT of width d (rotary positions: copying the query's stem and the examples' suffix is
+    attention by offset), trained on the same stream of episodes as every other size."""
+    torch.manual_seed(run.seed)
+    model = GPT(GPTConfig(vocab_size=VOCAB, block_size=T, n_layer=hp["layers"], n_head=hp["heads"],
+                          n_embd=d, rope=True)).to(device)
+    forward = _train.maybe_compile(model, device, hp["compile"])
+    # Tests only: a frozen optimiser, or each episode's targets swapped with another episode's.
+    opt, episodes = sabotage(adamw(model, hp["lr"], weight_decay=0.1), lambda rng, n: batch(rng, n)[:2])
+    rng, losses = np.random.default_rng(run.seed), []
+    for step in range(1, hp["steps"] + 1):
+        x, y = episodes(rng, hp["batch"])
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, hp["steps"], hp["lr"], warmup=100)
+        with _train.autocast(device, hp["amp"]):
+            logits = forward(x)
+        loss = F.cross_entropy(logits.float().view(-1, VOCAB), y.view(-1), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 10 == 0:
+            losses.append(loss.item())            # every 10 steps: .item() waits for the GPU
+    return model, forward, losses
 
-final = curves[hp["steps"]]
+
+# -- training: the same task, data and steps at every size ---------------------------------------
 # The slide's own prompt, with its real French verbs.
 slide_prompt = "manger>mangera;parler>parlera;voter>"
-slide_answer = complete(slide_prompt)
+sizes = []
+for d in hp["widths"]:
+    model, forward, losses = train(d)
+    acc = accuracy_by_shots(forward)
+    sizes.append({"d": d, "N": model.count_params(), **{f"{k}_by_shots": v for k, v in acc.items()},
+                  "loss_every_10_steps": losses, "slide_answer": complete(model, slide_prompt)})
+    print(f"d {d:4d}  N {sizes[-1]['N']:7d}  accuracy by shots "
+          + " ".join(f"{a:.2f}" for a in acc["answer"]) + "  suffix "
+          + " ".join(f"{a:.2f}" for a in acc["suffix"]), flush=True)
+largest = sizes[-1]
 
-# -- figure: drawn at its size on the slide (560 × 440 px) ----------------------------------------
+# -- figure: drawn at its size on the slide (560 × 440 px); one curve per model size -------------
 shots = np.arange(hp["pairs"])
 fig, ax = canvas(560, 440)
-steps_sorted = sorted(curves)
-for i, s in enumerate(steps_sorted):
-    last = s == hp["steps"]
-    shade = plt.cm.viridis(0.85 * i / max(1, len(steps_sorted) - 1))
-    ax.plot(shots, curves[s]["answer"], "o-", color=shade, lw=3 if last else 1.8, ms=7 if last else 5,
-            label=f"après {french_number(s)} pas" + (" (fin)" if last else ""))
+for i, r in enumerate(sizes):
+    shade = plt.cm.viridis(0.85 * i / max(1, len(sizes) - 1))
+    ax.plot(shots, r["answer_by_shots"], "o-", color=shade, ms=6,
+            label=("N = " if i == 0 else "") + french_number(r["N"]))
 ax.set(xlabel="nombre d'exemples dans le prompt", ylabel="réponse exacte", ylim=(-0.03, 1.03),
-       xticks=shots, title="Apprentissage « en contexte »")
-ax.text(0.98, 0.62, f"« manger → mangera,\n parler → parlera,\n voter → {slide_answer} »",
-        transform=ax.transAxes, ha="right", va="center", multialignment="left", fontsize=14,
-        bbox={"boxstyle": "round", "fc": "white", "ec": "grey"})
-ax.legend(loc="lower right", bbox_to_anchor=(1, 0.02), fontsize=14, frameon=False)
+       xticks=shots)
+fig.legend(loc="outside upper center", ncol=len(sizes), frameon=False, handlelength=1.2,
+           columnspacing=0.8)                             # model sizes (N: non-embedding parameters)
 french_axes(ax)
 run.savefig(fig, "icl.svg")
 
 run.save_json("icl.json", {
     "params": dict(hp),
     "device": device,
-    "sabotage": broken,                    # None: a real run (tests break runs on purpose)
-    "n_params": model.count_params(),
+    "sabotage": mode(),                    # None: a real run (tests break runs on purpose)
     "shots": shots,
-    "accuracy_by_shots": final["answer"],  # the final model; index = number of examples before
-    "stem_accuracy_by_shots": final["stem"],
-    "suffix_accuracy_by_shots": final["suffix"],
-    "curves": {str(s): curves[s] for s in steps_sorted},
-    "loss_every_10_steps": losses,
+    "sizes": sizes,                        # smallest to largest; index of *_by_shots = examples before
+    "n_params": largest["N"],
+    "accuracy_by_shots": largest["answer_by_shots"],          # the largest model
+    "stem_accuracy_by_shots": largest["stem_by_shots"],
+    "suffix_accuracy_by_shots": largest["suffix_by_shots"],
     "slide_prompt": slide_prompt.replace(">", " → ").replace(";", ", "),
-    "slide_answer": slide_answer,
-    "slide_correct": slide_answer == "votera",
+    "slide_answer": largest["slide_answer"],
+    "slide_correct": largest["slide_answer"] == "votera",
 })

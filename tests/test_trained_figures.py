@@ -7,7 +7,9 @@ empty list: the phenomenon is there). Each check is applied to
   the lead rebuilds the cache once the scripts have settled);
 - a fresh smoke run, where the smoke profile is large enough to show it;
 - a deliberately broken smoke run (CES_SABOTAGE=frozen: the optimiser never moves the weights;
-  =shuffled: the training answers are permuted; see figures/_gpt.py), which the check must catch.
+  =shuffled: the training answers are permuted; see figures/_sabotage.py), which the check must
+  catch while the real run passes it (at smoke size where the phenomenon exists there, otherwise
+  the real run is the committed quick entry).
 The scaling fits are also checked on planted data, with the script's own fitting functions (read
 from its source, since the script trains on import).
 """
@@ -82,6 +84,8 @@ def deck_states():
 def deck_json(deck_states, figure, json_name):
     """The JSON the deck shows for a figure, from its fresh quick entry."""
     found = deck_states[figure]
+    if found.state == "corrupt":                                    # edited without its manifest
+        pytest.fail(f"the committed quick entry of {figure} is corrupt: {'; '.join(found.reasons[:3])}")
     if found.state != "fresh":
         why = f"no fresh quick cache entry for {figure} ({found.state}: {'; '.join(found.reasons[:3])})"
         if os.environ.get("CI") == "true":
@@ -145,102 +149,123 @@ def test_rotary_scores_depend_on_offset_only():
 
 # -- scaling laws ------------------------------------------------------------------------------------
 
-def scaling_fits():
-    from scipy.optimize import curve_fit, minimize
-    return functions_of("scaling_synthetic", ["power_law", "fit_power_law", "chinchilla_objective",
-                                              "chinchilla_bounds", "fit_chinchilla", "hoffmann_starts"],
-                        {"np": np, "curve_fit": curve_fit, "minimize": minimize, "math": math})
+def scaling_fits(H=1.0):
+    from scipy.optimize import minimize
+    names = ["fit_line", "chinchilla_objective", "fit_chinchilla", "basins", "on_bound"]
+    ns = functions_of("scaling_synthetic", names, {"np": np, "minimize": minimize, "math": math})
+    ns.update(H_true=H, excess=lambda losses: np.maximum(losses - H, 1e-12),
+              BOUNDS=[(None, None), (None, None), (0.0, 3.0), (0.0, 3.0)])
+    return ns
 
 
-def test_power_law_fit_recovers_planted_law():
-    fits = scaling_fits()
-    rng = np.random.default_rng(1)
-    D = np.geomspace(8e3, 2.56e5, 6)
-    L = 14.0 * D ** -0.36 + 1.15                                  # planted: γ = 0.36, b = 1.15
-    L_noisy = L * np.exp(0.003 * rng.standard_normal(len(D)))
-    fit = fits["fit_power_law"](D, L_noisy, 200, rng)
-    assert abs(fit["gamma"]["value"] - 0.36) < 0.08
-    assert abs(fit["b"]["value"] - 1.15) < 0.06
-    lo, hi = fit["b"]["ci95"]
-    assert lo - 0.02 <= 1.15 <= hi + 0.02
-
-
-def planted_chinchilla(E, seed=2):
+def planted_chinchilla(E, alpha=0.45, beta=0.35, seed=2, noise=0.002):
     rng = np.random.default_rng(seed)
     N, D = (a.ravel() for a in np.meshgrid(np.geomspace(2e3, 1e5, 4), np.geomspace(2e4, 8e5, 6)))
-    A, alpha, B, beta = 30.0, 0.45, 60.0, 0.35
-    L = (E + A / N ** alpha + B / D ** beta) * np.exp(0.002 * rng.standard_normal(len(N)))
+    L = (E + 30.0 / N ** alpha + 60.0 / D ** beta) * np.exp(noise * rng.standard_normal(len(N)))
     return np.log(N), np.log(D), np.log(L)
 
 
-def test_chinchilla_fit_recovers_planted_exponents():
+def random_starts(n=60, seed=0):
+    return np.random.default_rng(seed).uniform([0, 0, 0, 0], [25, 25, 2, 2], (n, 4))
+
+
+def test_power_law_with_known_floor_recovers_planted_exponent():
+    fits = scaling_fits(H=1.15)
+    D = np.geomspace(8e3, 2.56e5, 6)
+    gamma, a, rms = fits["fit_line"](D, 14.0 * D ** -0.36 + 1.15)
+    assert abs(gamma - 0.36) < 1e-6 and rms < 1e-9
+    gamma, _, _ = fits["fit_line"](D, 14.0 * D ** -0.36 + 1.25)   # the wrong floor bends the line
+    assert abs(gamma - 0.36) > 0.02
+
+
+def test_chinchilla_multistart_recovers_planted_exponents():
     fits = scaling_fits()
     logN, logD, logL = planted_chinchilla(E=1.15)
-    e_min = math.log(1.10)                                        # a floor below the true one
-    res = fits["fit_chinchilla"](logN, logD, logL,
-                                 fits["hoffmann_starts"](logN, logD, logL, e_min=e_min), e_min)
-    a, b, e, fit_alpha, fit_beta = res.x
-    assert res.success
-    assert abs(fit_alpha - 0.45) < 0.06 and abs(fit_beta - 0.35) < 0.06
-    assert abs(math.exp(e) - 1.15) < 0.1
+    results = fits["fit_chinchilla"](logN, logD, logL, math.log(1.15), random_starts())
+    best = results[0]
+    assert best.success and not fits["on_bound"](best.x)
+    assert abs(best.x[2] - 0.45) < 0.06 and abs(best.x[3] - 0.35) < 0.06
+    assert len(fits["basins"](results)) >= 1
 
 
-def test_chinchilla_floor_never_goes_below_the_bound():
-    """Planted data whose floor (0.9) lies below the bound (1.0): the unbounded fit finds the
-    floor below 1.0, the bounded one stays on it; the figure's bound is the true entropy."""
+def test_chinchilla_fit_without_a_data_term_is_flagged():
+    """Planted data whose loss does not depend on D: β goes to its bound, which `on_bound`
+    must report (the figure then says the fit failed)."""
     fits = scaling_fits()
-    logN, logD, logL = planted_chinchilla(E=0.9, seed=3)
-    free = fits["fit_chinchilla"](logN, logD, logL, fits["hoffmann_starts"](logN, logD, logL))
-    assert math.exp(free.x[2]) < 0.97
-    bounded = fits["fit_chinchilla"](logN, logD, logL,
-                                     fits["hoffmann_starts"](logN, logD, logL, e_min=0.0), 0.0)
-    assert math.exp(bounded.x[2]) >= 1.0 - 1e-12
+    logN, logD, _ = planted_chinchilla(E=1.15)
+    logL_flat = np.log(1.15 + 30.0 / np.exp(logN) ** 0.45)           # no D term at all
+    best = fits["fit_chinchilla"](logN, logD, logL_flat, math.log(1.15), random_starts())[0]
+    assert fits["on_bound"](best.x)
 
 
-def scaling_problems(data, exponents=True):
-    """What is missing from a scaling-synthetic JSON for the slide's law to be seen in it."""
+def scaling_problems(data):
+    """What is missing from a scaling-synthetic JSON for the slide's law to be seen in it:
+    the loss falls with D and with N (seed means); L − H falls as a power of D (largest model)
+    and of N (largest shard): exponents whose CI lies above 0.05 and a straight line in log-log
+    (rms of log residuals < 0.15); the joint fit converged off its bounds with both exponents'
+    CIs above 0.05; ≥ 3 seeds per point."""
     H = data["true_entropy"]
-    widths = data["params"]["widths"]
+    widths, shards = data["params"]["widths"], data["params"]["shards"]
+    mean = lambda w, D: np.mean([r["loss"] for r in data["runs"] if (r["width"], r["D"]) == (w, D)])
     problems = []
+    seeds = {len({r["seed"] for r in data["runs"] if (r["width"], r["D"]) == (w, D)}) for w in widths for D in shards}
+    if min(seeds) < 3:
+        problems.append(f"fewer than 3 seeds per point ({min(seeds)})")
     for w in widths:
-        losses = [r["loss"] for r in data["runs"] if r["width"] == w]
+        losses = [mean(w, D) for D in shards]
         if not all(x > y for x, y in zip(losses, losses[1:])):
             problems.append(f"width {w}: the loss does not fall with more data")
-    at_most = [r["loss"] for r in sorted(data["runs"], key=lambda r: r["width"])
-               if r["D"] == max(data["params"]["shards"])]
+    at_most = [mean(w, max(shards)) for w in widths]
     if not all(x > y for x, y in zip(at_most, at_most[1:])):
         problems.append("at the largest shard the loss does not fall with model size")
-    if not inside(H, data["fit_D"]["b"]["ci95"]):
-        problems.append(f"the floor's CI {data['fit_D']['b']['ci95']} misses the entropy {H}")
-    if exponents and not inside(data["theory"]["gamma_D"], data["fit_D"]["gamma"]["ci95"]):
-        problems.append(f"γ's CI {data['fit_D']['gamma']['ci95']} misses z/(1+z) = "
-                        f"{data['theory']['gamma_D']}")
+    for name in ("fit_D", "fit_N"):
+        fit = data[name]
+        if fit["gamma_ci95"][0] is None or not fit["gamma_ci95"][0] > 0.05:
+            problems.append(f"{name}: exponent CI {fit['gamma_ci95']} reaches 0")
+        if not fit["log_rms"] < 0.15:
+            problems.append(f"{name}: L − H is not a straight line in log-log (rms {fit['log_rms']})")
     ch = data["chinchilla"]
-    if not ch["failed"] and not (ch["E"] >= H - 1e-9 and ch["E_ci95"][0] >= H - 1e-9):
-        problems.append(f"Chinchilla's floor E = {ch['E']} lies below the entropy {H}")
+    if ch["failed"]:
+        problems.append("the joint fit failed (not converged, or an exponent on its bound)")
+    elif not (ch["alpha_ci95"][0] > 0.05 and ch["beta_ci95"][0] > 0.05):
+        problems.append(f"joint exponents' CIs reach 0: α {ch['alpha_ci95']}, β {ch['beta_ci95']}")
+    if ch["starts"] < 50:
+        problems.append(f"the joint fit used {ch['starts']} starts (< 50)")
+    if min(r["loss"] for r in data["runs"]) < H - 1e-9:                 # Gibbs: no bound enforces it
+        problems.append("a loss below the entropy")
     return problems
 
 
 def test_scaling_law_in_the_deck(deck_states):
-    """The deck's scaling-synthetic: L(D) of the largest model has the quanta language's
-    exponent z/(1+z) and its floor is the entropy, both inside their bootstrap CI; the
-    Chinchilla fit keeps E ≥ entropy (or says it failed)."""
+    """The deck's scaling-synthetic: L − H a power law of D and of N, the joint fit off its
+    bounds; the best basin reported first."""
     data = deck_json(deck_states, "scaling-synthetic", "scaling-synthetic.json")
     assert data["sabotage"] is None
     assert scaling_problems(data) == []
+    objectives = [b["objective"] for b in data["chinchilla"]["basins"]]
+    assert objectives == sorted(objectives)
 
 
 def test_scaling_smoke_run(smoke):
-    """Smoke has too few shards for the exponent; it shows the rest."""
     data, _ = smoke("scaling_synthetic", "scaling-synthetic.json")
-    assert scaling_problems(data, exponents=False) == []
-    assert min(r["loss"] for r in data["runs"]) >= data["true_entropy"] - 1e-9   # Gibbs: sanity
+    assert scaling_problems(data) == []
 
 
 @pytest.mark.parametrize("sabotage", ["frozen", "shuffled"])
 def test_scaling_check_catches_a_broken_run(smoke, sabotage):
     data, _ = smoke("scaling_synthetic", "scaling-synthetic.json", sabotage)
-    assert scaling_problems(data, exponents=False)
+    assert scaling_problems(data)
+
+
+def test_scaling_check_catches_a_mutated_exponent(smoke):
+    """`fit_N` is checked: an L(N) with no slope, or a bent one, is reported."""
+    data, _ = smoke("scaling_synthetic", "scaling-synthetic.json")
+    flat = json.loads(json.dumps(data))
+    flat["fit_N"]["gamma_ci95"] = [-0.01, 0.02]
+    assert scaling_problems(flat)
+    bent = json.loads(json.dumps(data))
+    bent["fit_N"]["log_rms"] = 0.3
+    assert scaling_problems(bent)
 
 
 # -- grokking --------------------------------------------------------------------------------------
@@ -271,11 +296,32 @@ def grokking_problems(data):
     return problems
 
 
+def circle_problems(data, snapshot="final"):
+    """The snapshot's embeddings, in their principal plane, lie on a circle walked in the order
+    k*·a mod p: token a's angle is ±2π·k*·a/p plus a constant (phase coherence ≥ 0.9) and the
+    radii vary little (coefficient of variation ≤ 0.3)."""
+    xy = np.array(data["pca"][snapshot]["xy"])
+    p, k = data["params"]["p"], data["circle_frequency"]
+    z = (xy[:, 0] - xy[:, 0].mean()) + 1j * (xy[:, 1] - xy[:, 1].mean())
+    turn = np.exp(2j * np.pi * k * np.arange(p) / p)
+    coherence = max(abs(np.mean(np.exp(1j * np.angle(z)) / turn)), abs(np.mean(np.exp(1j * np.angle(z)) * turn)))
+    spread = np.std(abs(z)) / np.mean(abs(z))
+    problems = []
+    if coherence < 0.9:
+        problems.append(f"{snapshot}: angles do not follow k*·a mod p (coherence {coherence:.2f})")
+    if spread > 0.3:
+        problems.append(f"{snapshot}: not a circle (radius CV {spread:.2f})")
+    return problems
+
+
 def test_grokking_in_the_deck(deck_states):
     data = deck_json(deck_states, "grokking", "grokking.json")
     assert data["sabotage"] is None
     assert grokking_problems(data) == []
     assert len(data["fourier"]["frequencies"]) == (data["params"]["p"] - 1) // 2
+    assert circle_problems(data) == []
+    # The check sees no circle in the memorised snapshot, drawn beside it.
+    assert circle_problems(data, "memorised")
 
 
 def test_grokking_smoke_run_memorises(smoke):
@@ -284,18 +330,18 @@ def test_grokking_smoke_run_memorises(smoke):
     assert memorisation_problems(data) == []
 
 
-def test_grokking_checks_catch_broken_runs(smoke):
+def test_grokking_check_catches_a_frozen_run(smoke):
+    """Grokking has no `shuffled` variant: memorising permuted answers still memorises."""
     frozen, _ = smoke("grokking", "grokking.json", "frozen")
-    assert memorisation_problems(frozen) and grokking_problems(frozen)
-    shuffled, _ = smoke("grokking", "grokking.json", "shuffled")
-    assert grokking_problems(shuffled)
+    assert memorisation_problems(frozen)
 
 
 # -- double descent ---------------------------------------------------------------------------------
 
 def double_descent_problems(data):
-    """A test-error peak within 1.5× of N = n, twice the best error on either side, and
-    interpolation (train error ≈ 0) past N = 1.2·n."""
+    """A test-error peak within 1.5× of N = n, twice the best error on either side,
+    interpolation (train error ≈ 0) past N = 1.2·n, and a second descent that ends below the
+    classical optimum (the best error with N < n)."""
     n = data["params"]["n"]
     N, test = np.array(data["N"]), np.array(data["test_mse"]["median"])
     train = np.array(data["train_mse_median"])
@@ -307,6 +353,8 @@ def double_descent_problems(data):
         problems.append("no peak above the under-parameterised best")
     if not test[peak] > 2 * test[-1]:
         problems.append("no descent after the peak")
+    if not test[-1] < test[N < n].min():
+        problems.append("the second descent stays above the classical optimum")
     if not np.all(train[N >= 1.2 * n] < 1e-10):
         problems.append("does not interpolate past N = n")
     return problems
@@ -326,21 +374,24 @@ def test_double_descent_smoke_run(smoke):
     d, n = data["params"]["d"], data["params"]["n"]
     w = rng.standard_normal(d) / np.sqrt(d)
     X, Xt = rng.standard_normal((n, d)), rng.standard_normal((1000, d))
-    y, yt = np.tanh(2 * X @ w) + 0.1 * rng.standard_normal(n), np.tanh(2 * Xt @ w)
-    V = rng.standard_normal((d, max(data["N"]))) / np.sqrt(d)
-    Phi, Phit = np.maximum(X @ V, 0), np.maximum(Xt @ V, 0)
+    y, yt = np.tanh(X @ w) + 0.1 * rng.standard_normal(n), np.tanh(Xt @ w)
     ridge = []
     for N in data["N"]:
-        P = Phi[:, :N]
-        beta = np.linalg.solve(P.T @ P + 1.0 * np.eye(N), P.T @ y)
-        ridge.append(np.mean((Phit[:, :N] @ beta - yt) ** 2))
+        V = np.random.default_rng(N).standard_normal((d, N)) / np.sqrt(d)
+        P, Pt = np.maximum(X @ V, 0), np.maximum(Xt @ V, 0)
+        alpha = np.linalg.solve(P @ P.T + 1.0 * np.eye(n), y)          # ridge, in its dual form
+        ridge.append(np.mean((Pt @ (P.T @ alpha) - yt) ** 2))
     broken = {**data, "test_mse": {"median": ridge}}
     assert double_descent_problems(broken)
+    # A second descent that stops above the classical optimum is reported too.
+    short = {**data, "test_mse": {"median": list(data["test_mse"]["median"][:-1])
+                                  + [2 * min(data["test_mse"]["median"])]}}
+    assert double_descent_problems(short)
 
 
 # -- emergence ---------------------------------------------------------------------------------------
 
-def emergence_problems(data, min_seeds=3, rise=0.1, near_zero=0.05, final=0.4):
+def emergence_problems(data, min_seeds=5, rise=0.1, near_zero=0.05, final=0.4):
     """Over the smaller half of the sizes, exact match stays near zero (≤ near_zero) while
     per-digit accuracy has already risen by ≥ rise; exact match then reaches ≥ final at the
     largest size; the per-digit curve is smoother (its largest jump between two sizes,
@@ -365,11 +416,14 @@ def emergence_problems(data, min_seeds=3, rise=0.1, near_zero=0.05, final=0.4):
 
     if not sharpness("per_digit_acc") < sharpness("exact_match"):
         problems.append("per-digit accuracy is not smoother than exact match")
-    for m in models:
-        for run in m["seeds"]:
-            if run["exact_match"] > min(run["per_position_acc"]) + 1e-9:   # a logical bound
-                problems.append(f"width {m['width']}: exact match above a digit's accuracy")
     return problems
+
+
+def learning_problems(data, floor=0.25):
+    """Smoke size: the largest model's per-digit accuracy is above what the digits' marginal
+    frequencies give ((3·0.1 + 0.5)/4 = 0.2 with 3 digits: the carry digit is 0 or 1)."""
+    acc = data["models"][-1]["per_digit_acc"]
+    return [] if acc > floor else [f"per-digit accuracy {acc:.3f} at the marginals' level at the largest size"]
 
 
 def test_emergence_in_the_deck(deck_states):
@@ -380,10 +434,15 @@ def test_emergence_in_the_deck(deck_states):
         assert m["per_digit_range"][0] <= m["per_digit_acc"] <= m["per_digit_range"][1]
 
 
+def test_emergence_smoke_run_learns(smoke):
+    data, _ = smoke("emergence_addition", "emergence-addition.json")
+    assert learning_problems(data) == []
+
+
 @pytest.mark.parametrize("sabotage", ["frozen", "shuffled"])
 def test_emergence_check_catches_a_broken_run(smoke, sabotage):
     data, _ = smoke("emergence_addition", "emergence-addition.json", sabotage)
-    assert emergence_problems(data, min_seeds=2)
+    assert learning_problems(data)
 
 
 def test_emergence_is_deterministic(smoke, tmp_path):
@@ -396,8 +455,8 @@ def test_emergence_is_deterministic(smoke, tmp_path):
 # -- in-context learning ---------------------------------------------------------------------------
 
 def icl_problems(data, gain=0.05):
-    """With examples in the prompt the answer is right more often than with none, and a random
-    suffix cannot be guessed without an example."""
+    """With examples in the prompt the largest model's answer is right more often than with
+    none, and a random suffix cannot be guessed without an example."""
     acc = data["accuracy_by_shots"]
     problems = []
     if not np.mean(acc[1:]) > acc[0] + gain:
@@ -407,14 +466,40 @@ def icl_problems(data, gain=0.05):
     return problems
 
 
+def icl_scale_problems(data, gain=0.1, min_sizes=3):
+    """GPT-3's claim in small: with examples, the largest model is right more often than the
+    smallest; ≥ min_sizes sizes."""
+    sizes = data["sizes"]
+    problems = [] if len(sizes) >= min_sizes else [f"{len(sizes)} sizes (< {min_sizes})"]
+    small, large = (np.mean(s["answer_by_shots"][1:]) for s in (sizes[0], sizes[-1]))
+    if not large > small + gain:
+        problems.append(f"in-context accuracy does not grow with size: {small:.2f} → {large:.2f}")
+    return problems
+
+
 def test_icl_in_the_deck(deck_states):
     data = deck_json(deck_states, "icl", "icl.json")
     assert data["sabotage"] is None
     assert icl_problems(data, gain=0.3) == []
+    assert icl_scale_problems(data) == []
 
 
 def test_icl_smoke_run(smoke):
     data, _ = smoke("icl", "icl.json")
     assert icl_problems(data) == []
-    frozen, _ = smoke("icl", "icl.json", "frozen")
-    assert icl_problems(frozen)
+
+
+@pytest.mark.parametrize("sabotage", ["frozen", "shuffled"])
+def test_icl_check_catches_a_broken_run(smoke, sabotage):
+    data, _ = smoke("icl", "icl.json", sabotage)
+    assert icl_problems(data)
+
+
+def test_sabotage_without_targets_is_refused(tmp_path):
+    """A figure with no `shuffled` variant says so instead of running unbroken under that name."""
+    env = {k: v for k, v in os.environ.items() if k != "CES_RUN"}
+    env.update(CES_SABOTAGE="shuffled", PYTHONPATH=str(FIGURES))
+    proc = subprocess.run([sys.executable, "-c", "import torch; from _sabotage import sabotage;"
+                           "sabotage(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1))"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "no such variant" in proc.stderr
