@@ -5,6 +5,7 @@ module imports only modules below it, or beside it on its line (tests/test_impor
 this list against the import graph, lazy imports included, and that the graph has no cycle):
 
   cli                 the commands: options and help; imports each stage when its command runs
+  new                 `ces new`: a new talk repository, a figure skeleton (builder/templates/new)
   check               `ces check`: walk the deck in Chromium, report layout problems per slide
   pdf                 `ces pdf`: print the deck with Chromium
   preview, verify     `ces preview` (rebuild on change, live reload); `ces verify` (recompute, compare)
@@ -20,8 +21,9 @@ this list against the import graph, lazy imports included, and that the graph ha
   slurm               the Slurm executor: submission, job arrays, re-attach (submitit)
   slurm_node          what a Slurm job runs on its node
   slurm_jobs          job state: job.json, sacct/squeue, the staging of submitted jobs
-  harness             runs inside a figure's process: records what it reads; its command and run file
-  guard               the write guard of a figure's process (audit hook)
+  trace               what every executor runs for a figure: the harness under strace; the record of reads
+  harness             runs inside a figure's process: its audit hook, its report; its command and run file
+  guard               confines a figure's process tree (Landlock: writes, signals; the sandbox broker)
   script              the small API a figure script imports
   cache               entries on disk, lookup, verification of entries, commit
   keys                what goes into a key, and make_key, the one function that computes one

@@ -667,7 +667,8 @@ def check_after_build(root: Path, since: float, echo=print) -> None:
     """`ces build`'s check: when the deck was rendered after `since` (a no-op build checks nothing)
     and Chromium is present, walk it and print its problems as warnings. The build's exit status
     stays the build's: `ces check` is the gate (exit ExitCode.LAYOUT)."""
-    from .render import SITE, SITE_MANIFEST
+    from .deck import SITE
+    from .site import SITE_MANIFEST
 
     stamp = root / SITE / SITE_MANIFEST   # written last, by each render
     if not stamp.is_file() or stamp.stat().st_mtime < since:

@@ -71,7 +71,7 @@ def test_comment_only_edit_keeps_digest_but_code_edit_does_not():
 def test_upstream_key_change_propagates(built, run_ces):
     (built / "figures/shift.py").write_text(textwrap.dedent('''
         FIGURE = {"name": "shift", "caption": "c", "alt": "a", "outputs": ["shift.json"], "needs": ["line"],
-                  "profiles": {"smoke": {}, "quick": {}, "full": {}}}
+                  "params": {}}
         import json
         from builder.script import setup
         run = setup(FIGURE)

@@ -552,12 +552,12 @@ def _build(root: Path) -> list[str]:
     from builder import build
 
     said = []
-    build.build(root, "smoke", 1, False, "pandoc", False, echo=said.append)
+    build.build(build.BuildRequest(root, "smoke", renderer="pandoc"), echo=said.append)
     return said
 
 
 def test_a_render_killed_halfway_is_redone_even_if_the_deck_comes_back(deck, monkeypatch):
-    from builder import render
+    from builder import site
 
     _build(deck)
     slide = deck / "slides" / "index.qmd"
@@ -569,7 +569,7 @@ def test_a_render_killed_halfway_is_redone_even_if_the_deck_comes_back(deck, mon
         raise Crash
 
     with monkeypatch.context() as m:
-        m.setattr(render, "copy_figures", copy_then_die)
+        m.setattr(site, "copy_figures", copy_then_die)
         with pytest.raises(Crash):
             _build(deck)
     slide.write_text(original)  # back to what the last complete render showed

@@ -252,7 +252,7 @@ def test_the_shipped_config_and_transcripts():
 
 def test_bad_config_is_one_clear_error(tmp_path):
     root = make_root(tmp_path, {"q": {"backend": "gpt", "messages": QUESTION}})
-    with pytest.raises(ConfigError, match="backend must be one of"):
+    with pytest.raises(ConfigError, match="queries.q.backend: expected one of"):
         llm.load_config(root)
     root = make_root(tmp_path, {"q": {"backend": "openai", "model": "m", "messages": QUESTION}})
     with pytest.raises(ConfigError, match="needs a base_url"):

@@ -620,7 +620,7 @@ def render_html(text: str, tmp: Path) -> str:
     import shutil
     import subprocess
 
-    from builder.render import pandoc_path
+    from builder.pandoc import pandoc_path
 
     for name in ("references.bib", "compact.csl"):
         shutil.copy2(ROOT / "slides" / name, tmp / name)
