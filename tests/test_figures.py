@@ -5,12 +5,15 @@ those params; a FIGURE's name defaults to its file's stem."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from builder import figures, profiles
 from builder.errors import FigureError
 from builder.keys import static_inputs
+
+ROOT = Path(__file__).resolve().parent.parent
 
 BASE = '''FIGURE = {"name": "x", "caption": "c", "alt": "a", "outputs": ["x.json"],
           "params": {"n": 10, "w": 8},
@@ -85,3 +88,27 @@ def test_run_alone_merges_the_same_way_with_the_default_profile_of_ces(deck, tmp
     subprocess.run([sys.executable, "figures/param_counts.py", *args, "--out", str(tmp_path)], cwd=deck, check=True)
     assert json.loads((tmp_path / "pc.json").read_text()) == {"params": {"n": n, "w": 8}, "name": "param-counts"}
     assert profiles.DEFAULT == "quick"
+
+
+@pytest.mark.slow
+def test_the_contracts_skeleton_runs_as_written(tmp_path):
+    """docs/figure-contract.md's example, copied into a figure of this deck and run alone."""
+    import re
+    import subprocess
+    import sys
+
+    doc = (ROOT / "docs" / "figure-contract.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
+    import shutil
+
+    figs = tmp_path / "figures"
+    figs.mkdir()
+    shutil.copy(ROOT / "figures" / "_style.py", figs)
+    shutil.copytree(ROOT / "figures" / "fonts", figs / "fonts")
+    script = figs / "param_counts.py"
+    script.write_text(code, encoding="utf-8")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(script), "--profile", "smoke", "--out", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "param-counts.svg").is_file() and (out / "param-counts.json").is_file()
