@@ -227,9 +227,7 @@ def new(lang, title, author, target, name):
     from . import new as scaffold
 
     if target == "figure" and name:
-        from . import build as stage
-
-        root = stage.find_root()
+        root = project()
         path = scaffold.create_figure(root, name)
         shown = name.replace("_", "-")
         click.echo(f"Wrote {path.relative_to(root)}: figure {shown}. Run it alone: python {path.relative_to(root)}; "

@@ -61,8 +61,10 @@ def copy_figures(root: Path, site: Path | None = None) -> None:
             shutil.copytree(d, dst / d.name, ignore=shutil.ignore_patterns(".*"), symlinks=True)
 
 
-def render_stamp(root: Path, renderer_name: str, outcomes: dict) -> str:
-    """Everything the rendered deck depends on: slides, config, filter, figure keys, ces."""
+def render_stamp(root: Path, renderer_name: str, outcomes: dict, figures: dict | None = None) -> str:
+    """Everything the rendered deck depends on: slides, config, filter, figure keys, each figure's
+    declared alt text and caption (the filter writes them into the deck, and they are not in the
+    figure's key), ces."""
     from . import __version__, deck, pandoc, publish, quarto
     from .cache import digest_json, sha256_file
 
@@ -75,7 +77,8 @@ def render_stamp(root: Path, renderer_name: str, outcomes: dict) -> str:
     files["site"] = sha256_file(Path(__file__))
     for path in sorted(p for p in TEMPLATES.glob("*") if p.is_file()):  # templates/new/: ces new's, not the deck's
         files[f"templates/{path.name}"] = sha256_file(path)
-    return digest_json({"renderer": renderer_name, "ces": __version__, "files": files,
+    declared = {n: [getattr(s, "alt", None), getattr(s, "caption", None)] for n, s in sorted((figures or {}).items())}
+    return digest_json({"renderer": renderer_name, "ces": __version__, "files": files, "declared": declared,
                         "figures": {n: o.entry.key for n, o in sorted(outcomes.items()) if o.entry is not None}})
 
 
@@ -200,7 +203,7 @@ def render_site(deck: Deck, renderer: Renderer, figures: dict, outcomes: dict) -
 
     root = deck.root
     outcomes = complete_outcomes(root, figures, outcomes)
-    stamp = render_stamp(root, renderer.name, outcomes)
+    stamp = render_stamp(root, renderer.name, outcomes, figures)
     site = root / SITE
     if site.is_dir() and not site.is_symlink() and site_problem(site, stamp) is None:
         return "up to date"

@@ -51,6 +51,21 @@ def test_noop_build_renders_nothing_and_slide_edit_runs_no_figure(deck, run_ces)
     assert "Une note plus longue." in (deck / "_site" / "index.html").read_text()
 
 
+def test_editing_a_figures_alt_text_renders_again_and_runs_no_figure(deck, run_ces):
+    """alt and caption are not in the figure's key (no recomputation), but the deck shows them:
+    the site stamp holds them, so the next build renders the new text."""
+    slide = deck / "slides" / "index.qmd"
+    slide.write_text(slide.read_text().replace('{fig-alt="Une droite qui monte"}', ""))  # the declared alt
+    run_ces(deck, "build", "--profile", "smoke")
+    script = deck / "figures" / "line.py"
+    text = script.read_text()
+    alt = re.search(r'"alt": "([^"]*)"', text).group(1)
+    script.write_text(text.replace(f'"alt": "{alt}"', '"alt": "Une droite redécrite"'))
+    out = run_ces(deck, "build", "--profile", "smoke")
+    assert "0 ran" in out.stdout and "rendered with pandoc" in out.stdout, out.stdout
+    assert "Une droite redécrite" in (deck / "_site" / "index.html").read_text()
+
+
 def test_figure_change_rematerialises_the_output(deck, run_ces):
     run_ces(deck, "build", "--profile", "smoke")
     before = published_path(deck / "_site", "line", "line.json").read_text()
