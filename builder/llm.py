@@ -50,11 +50,11 @@ FORMAT = 1
 #: The talk shows no completion for the in-context-learning prompt: "icl" has no transcript.
 TRANSCRIPTS = {
     "sinusoid": ("sinusoid.txt", "codeLlama",
-                 "Transcription de l'exposé original (réponse de codeLlama, 2023)"),
+                 "Transcription de l’exposé original (réponse de codeLlama, 2023)"),
     "pot": ("pot.txt", None,
-            "Transcription de l'exposé original (programme du transparent, 2023 ; modèle non précisé)"),
+            "Transcription de l’exposé original (programme du transparent, 2023\u202f; modèle non précisé)"),
     "aot": ("aot.txt", None,
-            "Transcription de l'exposé original (trace du transparent, 2023 ; modèle non précisé)"),
+            "Transcription de l’exposé original (trace du transparent, 2023\u202f; modèle non précisé)"),
 }
 
 #: The talk's queries, one per figure (llm.yml may add others).
@@ -398,7 +398,7 @@ def _fallback(name: str, root: Path, reason: str, cfg: dict | None, warn: bool =
                    f"{' (' + tip + ')' if tip else ''}", err=True)
     if name not in TRANSCRIPTS:
         return Answer(query=name, text=None, source="missing", model=None, date=None, reason=reason,
-                      label="Pas de réponse : aucun modèle configuré, et l'exposé original ne montre pas la complétion",
+                      label="Pas de réponse : aucun modèle configuré, et l’exposé original ne montre pas la complétion",
                       messages=msgs)
     path = transcript_path(name, root)
     text = path.read_text(encoding="utf-8")

@@ -320,7 +320,7 @@ def test_a_bad_ces_yml_is_one_line_and_exit_5(tmp_path, run_ces, command):
     (root / "_site" / "index.html").write_text("<html></html>")
     for data, says in [(b"check:\n  text_min_px: 2\xe9\n", "ces.yml: not UTF-8"),
                        (b"check: [\n", "ces.yml: not valid YAML"),
-                       (b"chek: {}\n", "ces.yml: unknown key 'chek'")]:
+                       (b"chek: {}\n", "ces.yml: chek: unknown key 'chek'")]:
         (root / "ces.yml").write_bytes(data)
         out = run_ces(root, command, check=False)
         assert out.returncode == ExitCode.CONFIG, (data, out.stdout, out.stderr)

@@ -205,7 +205,7 @@ def test_no_backend_gives_the_labelled_transcript(tmp_path):
                                 "icl": {"messages": [{"role": "user", "content": "\"voter\" devient"}]}})
     a = llm.ask("sinusoid", root=root)
     assert a.source == "transcript" and a.model == "codeLlama" and a.date is None
-    assert a.label.startswith("Transcription de l'exposé original")
+    assert a.label.startswith("Transcription de l’exposé original")
     assert a.text.startswith("To draw a sinusoid in JavaScript") and a.reason == "no model configured"
     assert a.provenance()["source"] == "transcript"
     icl = llm.ask("icl", root=root)

@@ -89,7 +89,7 @@ def test_sinusoid_transcript(tmp_path):
     out = run_figure("llm_sinusoid.py", tmp_path, llm_config(tmp_path))
     data = json.loads((out / "sinusoid.json").read_text(encoding="utf-8"))
     assert data["answer"]["source"] == "transcript" and data["answer"]["model"] == "codeLlama"
-    assert data["answer"]["label"].startswith("Transcription de l'exposé original")
+    assert data["answer"]["label"].startswith("Transcription de l’exposé original")
     assert data["code"].startswith("// Get the canvas element") and data["code"].endswith("}")
     assert data["claims_scroll_update"] and not data["handles_scroll"]
     page = (out / "sinusoid.html").read_text(encoding="utf-8")
