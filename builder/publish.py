@@ -11,10 +11,13 @@ and a small provenance link under every figure of the deck.
    it, its cache key, profile, device, wall time, date, package versions, and what its JSON
    outputs say of their origin: the model and date of each LLM answer (a record with
    model, date, source and label fields), the top-level "source" of published numbers.
-3. At the top right corner of each figure of the deck (<img data-ces-figure="NAME">, or any
-   <img> or <iframe> whose source is under _figures/NAME/), a small grey link « ⚙ NAME · key » to its
-   provenance entry; absolutely placed, so it moves nothing. It opens in a new tab, and the
-   page's « Retour à l'exposé » leads back to the slide it was opened from (its #/N hash).
+3. For each figure of the deck (<img data-ces-figure="NAME">, or any <img> or <iframe> whose
+   source is under _figures/NAME/), a small grey link « ⚙ NAME · key » to its provenance entry,
+   outside every figure's box: in a deck page, the links of a slide's figures sit together in a
+   band at the bottom left of the slide (<div class="ces-provenance-band"> at the end of its
+   <section>, in the 64 px the layout keeps free, left of Reveal's controls and slide number);
+   in another page, right after the figure. They open in a new tab, and the provenance page's
+   « Retour à l'exposé » leads back to the slide it was opened from (its #/N hash).
 4. A small script in each deck page (DECK_JS): Reveal lays a slide out again when one of its
    images loads (a slide reached directly is centred before its lazy image arrives); the
    provenance links carry the current slide; the help overlay (`?`) and the search box in
@@ -44,16 +47,20 @@ _HASHED = re.compile(rf"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{{{HASH_LEN}}})(?P<suffi
 _REF = re.compile(r"(?P<prefix>(?:[\w.-]+/)*)_figures/(?P<name>[\w.-]+)/(?P<file>[^/\"'\s<>?#&)]+)")
 _FIGURE_TAG = re.compile(r"<(img|iframe)\b[^>]*>", re.IGNORECASE)   # an iframe shows a figure's HTML output
 _ATTR = re.compile(r"([\w:-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-_LINK_AFTER = re.compile(r"\s*<a class=\"ces-provenance\"")
 
+BAND_CLASS = "ces-provenance-band"
 CSS = """\
-.reveal a.ces-provenance, a.ces-provenance {
-  /* Out of the flow, at the image's top right corner (in its top margin): moves nothing, never
-     pushed off the slide by a long caption or a full-width image. */
-  position: absolute; transform: translateX(-100%);
-  font: 12px/1.2 system-ui, sans-serif; color: #a0a0a0; text-decoration: none; white-space: nowrap;
+/* The provenance links of a slide's figures: a band at the slide's bottom left, in the 64 px the
+   deck keeps free under its content (slides/deck.css), left of Reveal's controls and slide number;
+   out of the flow, so it moves nothing and lies over no figure. */
+.reveal .ces-provenance-band {
+  position: absolute; left: 40px; bottom: 16px; z-index: 20; margin: 0; max-width: 1000px;
+  display: flex; flex-wrap: nowrap; gap: 28px; text-align: left;
 }
-.reveal a.ces-provenance:hover, a.ces-provenance:hover { color: #555; text-decoration: underline; }
+.reveal a.ces-provenance, a.ces-provenance {
+  font: 20px/1.2 system-ui, sans-serif; color: #666; text-decoration: none; white-space: nowrap;
+}
+.reveal a.ces-provenance:hover, a.ces-provenance:hover { color: #222; text-decoration: underline; }
 """
 
 # French descriptions for the help overlay (`?`), keyed as Reveal.js 5.2.1 registers them.
@@ -356,29 +363,40 @@ def _figure_of(tag: str, known) -> str | None:
 
 
 def add_provenance_links(path: Path, site: Path, figures: dict, outcomes: dict) -> bool:
-    """Insert « ⚙ NAME · key » after each figure image of `path`, and the CSS once."""
+    """Link each figure of `path` to its provenance (« ⚙ NAME · key »): in a deck page one band per
+    slide, at the end of its <section>; elsewhere right after the figure. Then the CSS and the
+    deck script, once."""
     text = path.read_text(encoding="utf-8")
     known = {n for n, o in outcomes.items() if getattr(o, "entry", None) is not None}
     page = os.path.relpath(site / PROVENANCE, path.parent).replace(os.sep, "/")
     e = html.escape
-    inserts = []
-    for m in _FIGURE_TAG.finditer(text):
-        name = _figure_of(m.group(0), known)
-        at = m.end()
-        if m[1].lower() == "iframe":  # after the element, not in its fallback content
-            close = text.lower().find("</iframe>", at)
-            at = close + len("</iframe>") if close >= 0 else at
-        if name is None or _LINK_AFTER.match(text, at):
-            continue
-        manifest = outcomes[name].entry.manifest
-        key = manifest.get("key", "")
-        script = manifest.get("script") or (figures[name].path.name if name in figures else "?")
-        link = (f'<a class="ces-provenance" href="{e(page)}#{e(name)}" target="_blank" rel="noopener" '
-                f'title="script {e(script)}, clé {e(key[:16])}">⚙ {e(name)} · {e(key[:8])}</a>')
-        inserts.append((at, link))
+    inserts: dict[int, list[str]] = {}     # insertion point -> the links (a section's end: a band)
+    in_band: set[int] = set()
+    if 'class="ces-provenance"' not in text:              # a finished page is left as it is
+        for m in _FIGURE_TAG.finditer(text):
+            name = _figure_of(m.group(0), known)
+            if name is None:
+                continue
+            at = m.end()
+            if m[1].lower() == "iframe":  # after the element, not in its fallback content
+                close = text.lower().find("</iframe>", at)
+                at = close + len("</iframe>") if close >= 0 else at
+            end = text.find("</section>", at)
+            if end >= 0:
+                at = end
+                in_band.add(at)
+            manifest = outcomes[name].entry.manifest
+            key = manifest.get("key", "")
+            script = manifest.get("script") or (figures[name].path.name if name in figures else "?")
+            link = (f'<a class="ces-provenance" href="{e(page)}#{e(name)}" target="_blank" rel="noopener" '
+                    f'title="script {e(script)}, clé {e(key[:16])}">⚙ {e(name)} · {e(key[:8])}</a>')
+            if link not in inserts.setdefault(at, []):
+                inserts[at].append(link)
     new = text
-    for at, link in sorted(inserts, reverse=True):
-        new = new[:at] + link + new[at:]
+    for at in sorted(inserts, reverse=True):
+        links = "".join(inserts[at])
+        block = f'<div class="{BAND_CLASS}">{links}</div>' if at in in_band else links
+        new = new[:at] + block + new[at:]
     if f'id="{STYLE_ID}"' not in new and 'class="ces-provenance"' in new:
         new = new.replace("</head>", f'<style id="{STYLE_ID}">\n{CSS}</style>\n</head>', 1)
     if f'id="{SCRIPT_ID}"' not in new and 'class="reveal"' in new and "</body>" in new:

@@ -41,6 +41,30 @@ def test_every_figure_of_the_deck_is_in_the_committed_cache(site):
     assert (site / "provenance.html").is_file()
 
 
+def test_the_built_deck_says_what_is_true_in_few_words(site):
+    """The rendered deck: no erratum box, at most 50 visible words per slide (code, sources,
+    captions, references and notes aside), the Errata page with one row per correction, linked
+    from the deck, and every provenance link in its slide's band, outside every figure."""
+    import yaml
+
+    from test_talk_slides import MAX_WORDS, slide_words
+
+    html = (site / "index.html").read_text(encoding="utf-8")
+    assert 'class="erratum"' not in html and "erratum" not in re.findall(r'class="([^"]*)"', html)
+    words = slide_words(html)
+    assert len(words) == 34 and max(words.values()) <= MAX_WORDS, words
+    rows = yaml.safe_load((ROOT / "figures" / "data" / "errata.yml").read_text(encoding="utf-8"))
+    pages = list((site / "_figures" / "errata").glob("errata*.html"))
+    assert len(pages) == 1 and pages[0].read_text(encoding="utf-8").count("<tr><td>") == len(rows) >= 10
+    assert html.count(f'href="_figures/errata/{pages[0].name}"') == 2          # title slide and « Merci ! »
+    for figure in re.findall(r"<figure\b.*?</figure>", html, re.S):
+        assert "ces-provenance" not in figure
+    links = html.count('<a class="ces-provenance"')
+    in_bands = sum(b.count('<a class="ces-provenance"') for b in re.findall(
+        r'<div class="ces-provenance-band">(.*?)</div></section>', html, re.S))
+    assert links >= 20 and in_bands == links
+
+
 @pytest.mark.browser
 def test_the_whole_deck_in_chromium(site, tmp_path):
     shots = ROOT / "test-artifacts" / "deck"
@@ -50,7 +74,7 @@ def test_the_whole_deck_in_chromium(site, tmp_path):
     assert report["ready"]
     # One slide per `##` heading of the deck's source (the title slide is the first).
     headings = [l for l in (ROOT / "slides" / "index.qmd").read_text().splitlines() if l.startswith("## ")]
-    assert report["total_slides"] == len(headings) == 32
+    assert report["total_slides"] == len(headings) == 34
     assert report["images"] and [i for i in report["images"] if not i["loaded"]] == []
     assert report["console_errors"] == []
     assert report["external_requests"] == []

@@ -183,13 +183,51 @@ def test_each_figure_image_links_to_its_provenance(project):
                 f"⚙ derivable · {key[:8]}")
     assert links[:2] == [expected, expected]  # the data-ces-figure image and the plain one; not broken/unknown
     assert len(links) == 3 and links[2][0] == "provenance.html#llm"
-    assert 'repli</iframe><a class="ces-provenance" href="provenance.html#llm"' in index  # after the iframe
-    assert 'alt="Une courbe" /><a class="ces-provenance"' in index  # right after the image
-    assert 'alt="sans attribut ces"><a class="ces-provenance"' in index
     assert index.count('id="ces-provenance-style"') == 1
     assert index.count('id="ces-deck-script"') == 1 and "Reveal.layout()" in index  # a deck page: the script once
     nested = (project.site / "sub" / "page.html").read_text()
     assert 'href="../provenance.html#derivable"' in nested
+    assert '.svg" alt=""><a class="ces-provenance"' in nested  # not a slide: right after the image
+
+
+def slide_bands(index: str) -> list[list[str]]:
+    """Per <section> of a deck page: the figures its provenance band links to, and where."""
+    out = []
+    for section in re.findall(r"<section>(.*?)</section>", index, re.S):
+        bands = re.findall(r'<div class="ces-provenance-band">(.*?)</div>$', section, re.S)
+        out.append([re.findall(r'#([\w-]+)"', b) for b in bands])
+    return out
+
+
+def test_provenance_links_sit_in_a_band_outside_the_figures(project):
+    """In a deck, a slide's links are together at the end of its <section> (the band at the slide's
+    bottom left, slides/deck.css keeps it free): never inside a <figure>, never between an image and
+    its caption; a figure shown twice on a slide is linked once."""
+    finalize(project)
+    index = (project.site / "index.html").read_text()
+    assert slide_bands(index) == [[["derivable"]], [["derivable"]], [["llm"]]]
+    for figure in re.findall(r"<figure>.*?</figure>", index, re.S):
+        assert "ces-provenance" not in figure
+    assert 'alt="Une courbe" />\n<figcaption>' in index
+    css = index.split('id="ces-provenance-style">')[1].split("</style>")[0]
+    assert "position: absolute" in css and "bottom:" in css and "left: 40px" in css
+    assert re.search(r"font: (\d+)px", css) and int(re.search(r"font: (\d+)px", css)[1]) >= 20
+    # the same figure twice on one slide: one link
+    twice = INDEX.replace('alt="sans attribut ces">', 'alt="sans attribut ces"><img src="_figures/derivable/derivable.svg">')
+    (project.site / "index.html").write_text(twice)
+    publish.add_provenance_links(project.site / "index.html", project.site, project.figures, project.outcomes)
+    assert slide_bands((project.site / "index.html").read_text())[1] == [["derivable"]]
+
+
+def test_the_old_placement_fails_the_band_check(project):
+    """The check above fails on links placed right after each image (over the figure's box)."""
+    finalize(project)
+    index = (project.site / "index.html").read_text()
+    band = re.compile(r'<div class="ces-provenance-band">(.*?)</div>(?=</section>)', re.S)
+    moved = band.sub("", index).replace('alt="Une courbe" />', 'alt="Une courbe" /><a class="ces-provenance" '
+                                         'href="provenance.html#derivable">⚙</a>')
+    assert slide_bands(moved) != [[["derivable"]], [["derivable"]], [["llm"]]]
+    assert any("ces-provenance" in f for f in re.findall(r"<figure>.*?</figure>", moved, re.S))
 
 
 def test_scripts_link_to_the_built_commit_on_github_actions(project, monkeypatch):

@@ -64,11 +64,33 @@ SEED_TITLES = [
     "Merci !",
 ]
 
+# Titles keep the author's wording except where it is wrong (an Errata row says so) or misspelt.
+TITLE_FIXES = {
+    "un LLM (Large Language Model) inconnu": "Un LLM (Large Language Model) inconnu",
+    "2018: le transformer est un réseau neuronal": "2017 : le transformer est un réseau neuronal",  # wrong
+    "Les LLMs sont des transformers": "Les LLM sont des transformers",
+    "Pourquoi les LLMs sont aussi performants ?": "Pourquoi les LLM sont aussi performants ?",
+    "les LLM, une nouvelle recherche empirique": "Les LLM, une nouvelle recherche empirique",
+    "Open-AI 2020": "OpenAI 2020",
+    "L’emergence de nouvelles capacités": "L’émergence de nouvelles capacités",
+}
+WRONG_TITLES = {"2018: le transformer est un réseau neuronal"}   # a fact corrected: an Errata row
+# A dense slide of the talk shown on two, the second titled « … (suite) ».
+SPLIT = ["Les LLM savent programmer", "Algorithm of thoughts"]
+SUITE = " (suite)"
+
 # The seed's outline list has no title line: the deck calls that slide "Plan". The deck ends
 # with the bibliography and the reproduction slide. No other slide may be added.
-EXPECTED_TITLES = (
-    SEED_TITLE_BLOCK[:1] + SEED_TITLES[:3] + ["Plan"] + SEED_TITLES[3:] + ["Références", "Reproduire cet exposé"]
-)
+def _expected_titles() -> list[str]:
+    titles = []
+    for t in SEED_TITLE_BLOCK[:1] + SEED_TITLES[:3] + ["Plan"] + SEED_TITLES[3:]:
+        titles.append(TITLE_FIXES.get(t, t))
+        if titles[-1] in SPLIT:
+            titles.append(titles[-1] + SUITE)
+    return titles + ["Références", "Reproduire cet exposé"]
+
+
+EXPECTED_TITLES = _expected_titles()
 
 NBSP = "\u00a0\u202f"
 
@@ -159,14 +181,27 @@ def divs(lines: list[str], cls: str) -> list[str]:
     return found
 
 
+ENGLISH_SPAN = re.compile(r"\[([^\]]*)\]\{[^{}]*lang=en[^{}]*\}")
+
+
 def prose_lines(text: str):
-    """(line number, prose) for body lines outside code and fence markers, markup stripped."""
+    """(line number, prose) for body lines outside code and fence markers, markup stripped;
+    verbatim English (`[…]{lang=en}` spans, `::: {… lang=en}` divs) is left out."""
     _, body = split_front_matter(text)
     offset = len(text.split("\n")) - len(body) + 1
+    english = []                                              # stack of open divs: lang=en?
     for i, (line, code) in enumerate(fenced(body)):
-        if code or line.lstrip().startswith(":::"):
+        if not code and line.lstrip().startswith(":::"):
+            if re.match(r"^:{3,}\s*$", line.strip()):
+                if english:
+                    english.pop()
+            else:
+                english.append("lang=en" in line)
             continue
-        s = re.sub(r"`[^`]*`", "", line)                      # inline code
+        if code or any(english):
+            continue
+        s = ENGLISH_SPAN.sub("", line)                        # verbatim English
+        s = re.sub(r"`[^`]*`", "", s)                         # inline code
         s = re.sub(r"\$\$.*?\$\$|\$[^$]*\$", "", s)            # math
         s = re.sub(r"!\[", "[", s)                             # image marker
         s = re.sub(r"\]\([^)]*\)", "]", s)                     # link and image targets
@@ -208,24 +243,71 @@ LINKED_TRANSCRIPTS = {
 }
 
 
-def missing_seed_lines(text: str, seed: str) -> list[str]:
-    """Lines of the seed (after its title block) whose text is nowhere in the deck's body, nor in
-    a whole transcript that a slide links to."""
+# Lines of the talk the deck words differently without correcting a fact (French for English,
+# spelling): seed line -> the deck's wording, which must be in the deck.
+REWORDED = {
+    **TITLE_FIXES,
+    "Deep Learning model": "Modèle d’apprentissage profond",
+    "Training": "Entraînement",
+    "Rapport entre LLMs et programmation": "Rapport entre LLM et programmation",
+    "Meta: OPT (175b), Llama2 (70b)…": "Meta : OPT (175 Md), Llama 2 (70 Md)…",
+    "Mistral (Open Source) = 7b": "Mistral (Apache 2.0) = 7 Md",
+    "LLM input = examples of search over a problem": "Entrée du LLM = des exemples de recherche sur un problème",
+    "scaling law = power law = \\(y(x) = ax^{-\\gamma} +b\\)": "Loi d’échelle = loi de puissance = $y(x) = ax^{-\\gamma} +b$",
+    "\\(y(x) =\\) test loss (erreur)": "$y(x) =$ perte de test (erreur)",
+    "Les scaling laws sont théorisées en Machine Learning depuis longtemps (cf. Paper on learning curves)":
+        "Les lois d’échelle sont théorisées en apprentissage automatique depuis longtemps [cf. @viering2021shape]",
+    "arithmétique modulaire, pbs simples de maths": "arithmétique modulaire, problèmes simples de maths",
+    "Ils coutent de moins en moins cher à utiliser": "Ils coûtent de moins en moins cher à utiliser",
+}
+
+
+def deck_text(text: str) -> str:
+    """The deck's body as a reader sees its words: English spans and inline code unwrapped."""
     _, body = split_front_matter(text)
+    s = "\n".join(body)
+    s = re.sub(r"\[([^\]]*)\]\{[^{}]*lang=en[^{}]*\}", r"\1", s)
+    return re.sub(r"<([^<>\s]+)>", r"\1", s)
+
+
+def missing_seed_lines(text: str, seed: str, errata: list | None = None) -> list[str]:
+    """Lines of the seed (after its title block) whose text is nowhere in the deck's body, nor in
+    a whole transcript that a slide links to, nor replaced by an Errata row (its `seed`) or by
+    a reworded line that is in the deck."""
+    errata = load_errata() if errata is None else errata
     linked = [path.read_text(encoding="utf-8") for link, paths in LINKED_TRANSCRIPTS.items()
               if f"]({link})" in text for path in paths]
-    deck = normalise(re.sub(r"<([^<>\s]+)>", r"\1", "\n".join(body + linked)))
+    deck = normalise("\n".join([deck_text(text)] + linked))
+    replaced = {normalise(s) for row in errata for s in row.get("seed") or []}
+    reworded = {normalise(k): normalise(v) for k, v in REWORDED.items()}
     lines = seed.split("\n")
     start = [line.strip() for line in lines].index(SEED_TITLE_BLOCK[-1]) + 1
     missing = []
     for line in lines[start:]:  # the title block is checked in test_front_matter
         wanted = normalise(re.sub(r"^\s*•\s*", "", line))
-        if wanted and wanted not in deck:
-            missing.append(line.strip())
+        if not wanted or wanted in deck or wanted in replaced:
+            continue
+        if wanted in reworded and reworded[wanted] in deck:
+            continue
+        missing.append(line.strip())
     return missing
 
 
+ORIGINAL = "Dans l’exposé original"
+NOTE_MAX_WORDS = 80
+
+
+def spoken_words(markdown: str) -> int:
+    """Words of a note as the speaker reads it: a citation group is one word, markup is none."""
+    s = re.sub(r"\[-?@[^\]]*\]", " CITATION ", markdown)
+    s = re.sub(r"\{[^{}]*\}", " ", s)
+    s = re.sub(r"[`*_\[\]]", " ", s)
+    return len([w for w in re.split(r"\s+", s) if re.search(r"\w", w)])
+
+
 def notes_errors(text: str) -> list[str]:
+    """One notes block per slide, cue-sized (<= 80 words): one paragraph of what to say, then at
+    most one line « Dans l'exposé original : … »."""
     errors = []
     for title, lines in parse_slides(text):
         notes = divs(lines, "notes")
@@ -235,8 +317,16 @@ def notes_errors(text: str) -> list[str]:
         note = notes[0]
         if len(note.split()) < 8:
             errors.append(f"{title!r}: notes too short ({note!r})")
-        if re.search(r"\n\s*\n", note):
-            errors.append(f"{title!r}: notes should be one paragraph")
+        words = spoken_words(note)
+        if words > NOTE_MAX_WORDS:
+            errors.append(f"{title!r}: notes of {words} words, more than {NOTE_MAX_WORDS}")
+        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", note) if p.strip()]
+        if len(paragraphs) > 2 or (len(paragraphs) == 2 and not unicodedata.normalize(
+                "NFKC", paragraphs[1]).startswith(unicodedata.normalize("NFKC", ORIGINAL))):
+            errors.append(f"{title!r}: notes should be one paragraph, then at most the line "
+                          f"« {ORIGINAL} : … »")
+        if ORIGINAL in paragraphs[0]:
+            errors.append(f"{title!r}: « {ORIGINAL} » goes on its own line, after the cue")
     return errors
 
 
@@ -257,8 +347,57 @@ def citation_errors(text: str, bib: str) -> list[str]:
     return [f"[@{k}] is not in references.bib" for k in sorted(cited_keys(text) - known)]
 
 
-def typography_errors(text: str) -> list[str]:
+def english_errors(text: str) -> list[str]:
+    """Verbatim English quotes keep their own typography: no space added before ? ! : ;."""
     errors = []
+    _, body = split_front_matter(text)
+    for line, code in fenced(body):
+        if code:
+            continue
+        for m in ENGLISH_SPAN.finditer(line):
+            if re.search(r"[\s\u00a0\u202f][?!:;]", m.group(1)):
+                errors.append(f"French spacing added inside an English quotation: {m.group(1)!r}")
+    return errors
+
+
+# French a reader trusts: what the talk wrote that a French reader would stop at.
+FRENCH_FAULTS = {
+    r"\bLLMs\b": "« LLM » is invariable",
+    r"\b1ère\b|\b1ere\b": "« 1re », not « 1ère »",
+    r"\b[Ll]’emergence\b|\bemergence\b": "« émergence »",
+    r"\bcoutent\b": "« coûtent »",
+}
+# English words that are neither a name nor a quotation, in slide text (not the notes).
+ENGLISH_IN_SLIDES = [r"\bscaling laws?\b", r"\bpower law\b", r"\btest loss\b", r"\bdataset size\b",
+                     r"\bwas 0", r"\bPaper on\b", r"\bexamples of\b", r"\bOpen Source\b"]
+
+
+def french_errors(text: str) -> list[str]:
+    errors = []
+    for n, s in prose_lines(text):
+        if unicodedata.normalize("NFKC", s.strip()).startswith(unicodedata.normalize("NFKC", ORIGINAL)):
+            continue                                          # the talk quoted as it was
+        for pattern, why in FRENCH_FAULTS.items():
+            if re.search(pattern, s):
+                errors.append(f"line {n}: {why}: {s.strip()!r}")
+    _, body = split_front_matter(text)
+    for line, code in fenced(body):
+        for m in re.finditer(r"\bcf\.", "" if code else line):
+            if not re.match(r"\s*\[?-?@\w", line[m.end():]):
+                errors.append(f"« cf. » without its reference: {line.strip()!r}")
+    for title, lines in parse_slides(text):
+        shown = "\n".join(lines)
+        for note in divs(lines, "notes"):
+            shown = shown.replace(note, "")
+        shown = ENGLISH_SPAN.sub("", shown)
+        for pattern in ENGLISH_IN_SLIDES:
+            if re.search(pattern, shown):
+                errors.append(f"{title!r}: English in the slide's text ({pattern})")
+    return errors
+
+
+def typography_errors(text: str) -> list[str]:
+    errors = english_errors(text)
     for n, s in prose_lines(text):
         if s.lstrip().startswith("<"):
             continue                                          # raw HTML (an iframe): attribute syntax
@@ -414,30 +553,243 @@ def test_bibliography_slide_then_reproduction_slide(slides):
 
 def test_french_typography(qmd):
     assert typography_errors(qmd) == []
+    assert french_errors(qmd) == []
 
 
-# Where the talk is wrong (docs/sources.md), the slide keeps the talk's text and adds an erratum.
-ERRATA = {
-    "Les réseaux neuronaux sont des programmes dérivables": ["sigmoïde", "6 ou 9", "8 au lieu de 10"],
-    "2018: le transformer est un réseau neuronal": ["2017", "@vaswani2017attention"],
-    "Les LLMs sont des transformers": ["540", "GPT-4", "Falcon-180B TII License 1.0", "OSI"],
-    "Les LLM savent programmer": ["@roziere2023codellama"],
-    "Les LLM codent pour “raisonner”": ["50/17", "@chen2022pot"],
-    "Algorithm of thoughts": ["(7, 7, 1)", "(28, 12)", "(11, 4)", "1,09", "1,57", "1,04",
-                              "Six erreurs", "@sel2023aot"],
-    "Chinchilla paper 2022": ["0,34", "Kaplan", "@hoffmann2022chinchilla"],
-    "Anthropic paper 2022": ["Michaud", "@ganguli2022predictability"],
-    "Jason Wei a dénombré 137 capacités émergentes:": ["PoT", "AoT", "@wei2022blog"],
-}
+# ----------------------------------------------------------------------------------------
+# few words: at most 50 visible words per slide at its last fragment (code, sources, captions,
+# the references and speaker notes aside), counted in the HTML pandoc renders from the deck.
+
+MAX_WORDS = 50
+_SKIPPED = {"pre", "code", "figcaption", "aside", "script", "style", "math", "title"}
+_SKIPPED_CLASSES = {"source", "notes", "ces-provenance-band"}   # provenance links: a source
 
 
-@pytest.mark.parametrize("title", ERRATA, ids=list(range(len(ERRATA))))
-def test_errata(slides, title):
-    errata = divs(slide(slides, title).split("\n"), "erratum")
-    assert errata, f"{title!r}: no erratum"
-    text = unicodedata.normalize("NFKC", " ".join(errata))
-    for needle in ERRATA[title]:
-        assert needle in text, f"{title!r}: erratum lacks {needle!r}"
+def slide_words(html_text: str) -> dict[str, int]:
+    """{slide title: visible words, the title's included} of a rendered Reveal.js page (a
+    formula is one word)."""
+    from html.parser import HTMLParser
+
+    class Walk(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.stack, self.words, self.title, self.heading = [], {}, None, False
+
+        def handle_starttag(self, tag, attrs):
+            if tag in ("img", "br", "hr", "meta", "link", "input", "source"):
+                return
+            a = dict(attrs)
+            classes = set((a.get("class") or "").split())
+            skip = tag in _SKIPPED or bool(classes & _SKIPPED_CLASSES) or a.get("id") == "refs"
+            self.stack.append((tag, skip))
+            if tag == "section" and "slide" in classes:
+                self.title = None
+            if tag == "math" and self.title is not None and not self._skipped(ignore_last=True):
+                self.words[self.title] += 1
+            if tag in ("h1", "h2"):
+                self.heading = True
+
+        def _skipped(self, ignore_last=False):
+            frames = self.stack[:-1] if ignore_last else self.stack
+            return any(skip for _, skip in frames)
+
+        def handle_endtag(self, tag):
+            while self.stack:
+                open_tag, _ = self.stack.pop()
+                if open_tag == tag:
+                    break
+            if tag in ("h1", "h2"):
+                self.heading = False
+
+        def handle_data(self, data):
+            if self.heading and self.title is None:          # the slide's title: its words count too
+                self.title = " ".join(data.split())
+                self.words.setdefault(self.title, 0)
+            if self.title is None or self._skipped():
+                return
+            self.words[self.title] += len([w for w in re.split(r"[\s\u00a0\u202f]+", data)
+                                           if re.search(r"\w", w)])
+
+    walk = Walk()
+    walk.feed(html_text)
+    return walk.words
+
+
+def render_html(text: str, tmp: Path) -> str:
+    """The deck rendered by the embedded pandoc (no figures needed to count words)."""
+    import shutil
+    import subprocess
+
+    from builder.render import pandoc_path
+
+    for name in ("references.bib", "compact.csl"):
+        shutil.copy2(ROOT / "slides" / name, tmp / name)
+    (tmp / "index.qmd").write_text(text, encoding="utf-8")
+    subprocess.run([pandoc_path(), "index.qmd", "--from", "markdown", "--to", "revealjs", "--standalone",
+                    "--mathml", "--citeproc", "--output", "index.html"], cwd=tmp, check=True,
+                   capture_output=True)
+    return (tmp / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def words(qmd, tmp_path_factory):
+    return slide_words(render_html(qmd, tmp_path_factory.mktemp("words")))
+
+
+def test_few_words_per_slide(words):
+    assert len(words) == len(EXPECTED_TITLES)
+    dense = {t: n for t, n in words.items() if n > MAX_WORDS}
+    assert dense == {}, f"slides over {MAX_WORDS} words: {dense}"
+
+
+def test_word_count_catches_a_dense_slide(qmd, tmp_path):
+    i = qmd.index("\n## Conclusion")
+    prose = " ".join(["mot"] * 45)
+    dense = qmd[:i] + "\n\n" + prose + "\n" + qmd[i:]      # 45 more words on « Conclusion »'s predecessor
+    counted = slide_words(render_html(dense, tmp_path))
+    assert max(counted.values()) > MAX_WORDS
+    # and words in code or in a source line do not count
+    code = qmd[:i] + "\n\n```text\n" + prose + "\n```\n\n::: {.source}\n" + prose + "\n:::\n" + qmd[i:]
+    assert max(slide_words(render_html(code, tmp_path)).values()) <= MAX_WORDS
+
+
+def test_no_shrunk_slides(qmd):
+    """No `.smaller` slide: bullets stay at their size (slides/deck.css)."""
+    assert shrunk_slides(qmd) == []
+    assert shrunk_slides(qmd.replace("## Conclusion {.big}", "## Conclusion {.smaller}"))
+
+
+def shrunk_slides(text: str) -> list[str]:
+    _, body = split_front_matter(text)
+    return [line for line, code in fenced(body) if not code and line.startswith("## ") and ".smaller" in line]
+
+
+# Where the talk is wrong, the slide says what is true; its notes quote the talk (one line
+# « Dans l'exposé original : … ») and the Errata page (figures/errata.py) has one row per
+# correction, read from figures/data/errata.yml. No correction box on any slide.
+ERRATA_YML = ROOT / "figures" / "data" / "errata.yml"
+ERRATA_PAGE = "_figures/errata/errata.html"
+
+
+def load_errata() -> list[dict]:
+    return yaml.safe_load(ERRATA_YML.read_text(encoding="utf-8"))
+
+
+def _flat(s: str) -> str:
+    """Text to compare: English spans and code unwrapped, typography normalised."""
+    s = ENGLISH_SPAN.sub(r"\1", s).replace("`", "")
+    return normalise(s)
+
+
+def original_lines(text: str) -> dict[str, str]:
+    """{slide title: its note line « Dans l'exposé original : … »}."""
+    found = {}
+    for title, lines in parse_slides(text):
+        for note in divs(lines, "notes"):
+            for para in re.split(r"\n\s*\n", note):
+                if unicodedata.normalize("NFKC", para.strip()).startswith(unicodedata.normalize("NFKC", ORIGINAL)):
+                    found[title] = para.strip()
+    return found
+
+
+def errata_errors(text: str, rows: list[dict], bib: str) -> list[str]:
+    """Every note line has its rows and every row its note line (quoting the row's original);
+    each row names a slide of the deck, says what is right and gives a source; a corrected title
+    has its row; no slide carries an erratum box; the Errata page is linked from the title slide
+    and from the last slide before the references."""
+    errors = []
+    slides = parse_slides(text)
+    titles = {normalise(t): t for t, _ in slides}
+    notes = {normalise(t): line for t, line in original_lines(text).items()}
+    keys = bib_keys(bib)
+    by_slide: dict[str, list[dict]] = {}
+    for i, row in enumerate(rows, start=1):
+        for field in ("slide", "original", "correct", "source"):
+            if not row.get(field):
+                errors.append(f"errata.yml row {i}: no {field!r}")
+        slide = normalise(row.get("slide", ""))
+        if slide not in titles:
+            errors.append(f"errata.yml row {i}: no slide titled {row.get('slide')!r}")
+            continue
+        by_slide.setdefault(slide, []).append(row)
+        source = row.get("source") or {}
+        if not (source.get("keys") or source.get("text")):
+            errors.append(f"errata.yml row {i}: a source needs keys or text")
+        errors += [f"errata.yml row {i}: [@{k}] is not in references.bib" for k in source.get("keys") or []
+                   if k not in keys]
+        line = notes.get(slide)
+        if line is None:
+            errors.append(f"{row['slide']!r}: row {i} but no « {ORIGINAL} » line in its notes")
+        elif _flat(row["original"]) not in _flat(line):
+            errors.append(f"{row['slide']!r}: its note line does not quote row {i}'s {row['original']!r}")
+    for slide, line in notes.items():
+        if slide not in by_slide:
+            errors.append(f"{titles.get(slide, slide)!r}: a « {ORIGINAL} » line without an Errata row")
+    for seed_title in WRONG_TITLES:
+        fixed = normalise(TITLE_FIXES[seed_title])
+        if not any(normalise(seed_title) in {normalise(s) for s in r.get("seed") or []}
+                   for r in by_slide.get(fixed, [])):
+            errors.append(f"title {seed_title!r} corrected without an Errata row")
+    for title, lines in slides:
+        if divs(lines, "erratum") or re.search(r"\{[^}]*\.erratum", "\n".join(lines)):
+            errors.append(f"{title!r}: an erratum box on the slide")
+    first = "\n".join(slides[0][1])
+    last = next((lines for title, lines in slides if normalise(title) == normalise("Merci !")), [])
+    for where, body in (("title slide", first), ("« Merci ! »", "\n".join(last))):
+        if f"]({ERRATA_PAGE})" not in body:
+            errors.append(f"{where}: no link to the Errata page")
+    return errors
+
+
+@pytest.fixture(scope="module")
+def errata():
+    return load_errata()
+
+
+def test_errata_rows_match_the_note_lines(qmd, errata, bib):
+    assert len(errata) >= 10
+    assert errata_errors(qmd, errata, bib) == []
+
+
+def test_errata_page_is_a_figure_with_one_row_per_correction(errata, tmp_path):
+    """figures/errata.py, run alone, writes a French page with a row per correction."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "errata"
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, str(FIGURES / "errata.py"), "--out", str(out)], check=True, env=env,
+                   cwd=ROOT, capture_output=True)
+    page = (out / "errata.html").read_text(encoding="utf-8")
+    assert '<html lang="fr">' in page and "Errata" in page
+    assert page.count("<tr><td>") == len(errata)
+    for row in errata:
+        assert __import__("html").escape(row["slide"]) in page
+    assert "errata.html" in declared_figures()["errata"]
+
+
+def test_errata_checks_fail_on_a_broken_deck(qmd, errata, bib):
+    # a note line dropped: its rows are orphans
+    line = original_lines(qmd)["Anthropic paper 2022"]
+    assert errata_errors(qmd.replace(line, ""), errata, bib)
+    # a row dropped: its note line has no row
+    assert errata_errors(qmd, [r for r in errata if not r["slide"].startswith("Anthropic")], bib)
+    # a row whose original the note does not quote
+    edited = [dict(r, original="autre chose") if r["slide"].startswith("Anthropic") else r for r in errata]
+    assert errata_errors(qmd, edited, bib)
+    # an erratum box back on a slide
+    i = qmd.index("\n## Conclusion")
+    boxed = qmd[:i] + "\n::: {.erratum}\nErratum : ceci.\n:::\n" + qmd[i:]
+    assert any("erratum box" in e for e in errata_errors(boxed, errata, bib))
+    # the link from the title slide removed
+    assert errata_errors(qmd.replace(f"]({ERRATA_PAGE})", "](#)", 1), errata, bib)
+    # an unknown reference
+    assert errata_errors(qmd, [dict(errata[1], source={"keys": ["nobody1999"]})] + errata[2:], bib)
+
+
+def test_errata_rows_follow_french_typography(errata):
+    text = "\n".join(f"{r['original']}\n{r['correct']}" for r in errata)
+    assert typography_errors(text) == []
 
 
 @pytest.mark.parametrize("title", [
@@ -548,6 +900,11 @@ def test_checks_catch_swapped_slides(qmd):
     assert title_errors(qmd[:a] + qmd[b:c] + qmd[a:b] + qmd[c:])
 
 
+def test_checks_catch_a_suite_without_its_slide(qmd):
+    assert title_errors(qmd.replace("## Algorithm of thoughts (suite)", "## Baidu paper 2017 (suite)"))
+    assert title_errors(qmd.replace("## 2017\u00a0: le transformer", "## 2018\u00a0: le transformer"))
+
+
 def test_checks_catch_an_added_slide(qmd):
     i = qmd.index("\n## Conclusion")
     extra = "\n## Une diapositive en trop\n\n::: notes\nune note assez longue pour passer le test\n:::\n"
@@ -555,7 +912,12 @@ def test_checks_catch_an_added_slide(qmd):
 
 
 def test_checks_catch_dropped_text(qmd, seed, tmp_path, monkeypatch):
-    assert missing_seed_lines(qmd.replace("  - Vicuna (Open Source) = 7b\n", ""), seed)
+    assert missing_seed_lines(qmd.replace("  - Les LLM bouleversent le métier de dev\n", ""), seed)
+    # a reworded line dropped, and a corrected line whose Errata row is dropped
+    assert missing_seed_lines(qmd.replace("Ils coûtent de moins en moins cher à utiliser", "Ils"), seed) == [
+        "• Ils coutent de moins en moins cher à utiliser"]
+    rows = [r for r in load_errata() if "Vicuna" not in r["original"]]
+    assert missing_seed_lines(qmd, seed, rows) == ["• Vicuna (Open Source) = 7b"]
     assert missing_seed_lines(qmd.replace("ans = dist_a_b / (train1_speed + train2_speed)", "ans = 0"), seed)
     # a line of the whole AoT trace, edited in the transcript that the slide links to
     link, sources = next(iter(LINKED_TRANSCRIPTS.items()))
@@ -581,9 +943,33 @@ def test_checks_catch_an_unknown_citation(qmd, bib):
     "Erratum : deux-points sans espace insécable.",
     "Pourquoi ?",
     "Du gros au « petit ».",
+    "«\u00a0[How can I draw a sinusoid in javascript\u202f?]{lang=en}\u00a0»",   # French space inside English
 ])
 def test_checks_catch_bad_typography(qmd, line):
     assert typography_errors(qmd + "\n" + line + "\n")
+
+
+def test_verbatim_english_keeps_its_typography(qmd):
+    assert typography_errors(qmd + "\n«\u00a0[How can I draw a sinusoid in javascript?]{lang=en}\u00a0»\n") == []
+
+
+@pytest.mark.parametrize("line", [
+    "Les LLMs sont partout.",
+    "C\u2019est la 1ère fois.",
+    "L\u2019emergence de capacités.",
+    "Ils coutent cher.",
+    "Depuis longtemps (cf. Paper on learning curves).",
+    "- scaling law = power law",
+])
+def test_checks_catch_bad_french(qmd, line):
+    i = qmd.index("\n::: notes", qmd.index("\n## Conclusion"))
+    assert french_errors(qmd[:i] + "\n" + line + "\n" + qmd[i:])
+
+
+def test_checks_catch_long_or_misplaced_notes(qmd):
+    start = qmd.index("::: notes", qmd.index("\n## Baidu paper 2017")) + len("::: notes\n")
+    assert notes_errors(qmd[:start] + "mot " * 81 + "\n" + qmd[start:])
+    assert notes_errors(qmd[:start] + "Un repère.\n\nUn autre.\n\n" + qmd[start:])
 
 
 @pytest.mark.parametrize("mutation", [
