@@ -20,7 +20,7 @@ import math
 import re
 
 CANVAS_W, CANVAS_H = 300, 150   # a <canvas>'s default size, as in docs/sources.md A7
-SHOWN_W, SHOWN_H = 250, 125     # its size in the page (the page is shown 520×260 px on the slide)
+SHOWN_W, SHOWN_H = 270, 135     # its size in the page at PAGE_W×PAGE_H (CSS scales it with the page)
 
 # The frame's own policy: no network at all (fetch, images, ...), inline script and style only.
 _FRAME_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
@@ -36,8 +36,8 @@ def frame_document(js: str) -> str:
     return (
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_FRAME_CSP}\">"
-        "<style>html,body{margin:0;background:#fff}canvas{display:block;outline:1px solid #bbb;"
-        f"width:{SHOWN_W}px;height:{SHOWN_H}px}}</style></head><body>"
+        "<style>html,body{margin:0;background:#fff;overflow:hidden}canvas{display:block;"
+        "outline:1px solid #bbb;outline-offset:-1px;width:100%;height:100%}</style></head><body>"
         f"<canvas id=\"myCanvas\" width=\"{CANVAS_W}\" height=\"{CANVAS_H}\"></canvas>"
         f"<script>\n{script_safe(js)}\n</script></body></html>"
     )
@@ -50,20 +50,35 @@ def sandboxed_iframe(js: str, title: str) -> str:
             f"srcdoc=\"{html.escape(frame_document(js), quote=True)}\"></iframe>")
 
 
-# Shown 520×260 px on the slide: two canvases side by side with their labels in the first
-# 200 px; what was measured, then both programs, below (scrolling). No text under 16 px.
-_PAGE_CSS = """
-html{font-size:16px}
-body{font-family:system-ui,sans-serif;margin:4px;color:#222;background:#fff;line-height:1.3}
-.cols{display:flex;gap:10px}
-.col{flex:0 0 252px;min-width:0}
-h2{font-size:16px;font-weight:600;margin:0 0 4px}
-iframe{border:0;display:block}
-ul{font-size:16px;margin:8px 0;padding-left:20px}
-h1,.src{font-size:16px;margin:8px 0 4px}
-.src{color:#555}
-pre{background:#f5f5f5;padding:6px;font-size:16px;overflow:auto;white-space:pre-wrap;margin:4px 0}
-blockquote{margin:4px 0;padding-left:8px;border-left:3px solid #ccc;color:#444;font-size:16px}
+# Shown in an iframe on the slide, about PAGE_W×PAGE_H px: the two canvases side by side with
+# their titles, and what was measured, fill that viewport; the question, the answer and both
+# programs sit in a closed <details> (the code is on the slide before). Every length is
+# max(L px, L scaled to the viewport): the page scales with its frame and never goes under
+# 20 px text, so at PAGE_W×PAGE_H and above it shows whole, without a scrollbar.
+PAGE_W, PAGE_H = 560, 420
+MIN_TEXT_PX = 20
+
+
+def _fit(px: float) -> str:
+    """A CSS length: px at PAGE_W×PAGE_H, growing with the viewport, never below px."""
+    return f"max({px}px, min({100 * px / PAGE_W:.4f}vw, {100 * px / PAGE_H:.4f}vh))"
+
+
+_PAGE_CSS = f"""
+html{{font-size:{MIN_TEXT_PX}px}}
+body{{font-family:"Source Sans Pro","Source Sans 3",system-ui,sans-serif;margin:{_fit(6)};color:#222;
+background:#fff;line-height:1.25;font-size:{_fit(20)}}}
+.cols{{display:flex;gap:{_fit(8)};width:min(100%, {_fit(PAGE_W - 12)})}}
+.col{{flex:1 1 0;min-width:0}}
+h2{{font-size:{_fit(20)};font-weight:600;margin:0 0 {_fit(4)}}}
+iframe{{border:0;display:block;width:100%;height:auto;aspect-ratio:{CANVAS_W + 2}/{CANVAS_H + 2}}}
+ul{{font-size:{_fit(20)};margin:{_fit(8)} 0 0;padding-left:{_fit(22)}}}
+li{{margin:0 0 {_fit(2)}}}
+details{{font-size:{_fit(20)};margin-top:{_fit(6)};color:#444}}
+h1,.src{{font-size:{_fit(20)};margin:{_fit(8)} 0 {_fit(4)}}}
+.src{{color:#555}}
+pre{{background:#f5f5f5;padding:6px;font-size:{_fit(20)};overflow:auto;white-space:pre-wrap;margin:4px 0}}
+blockquote{{margin:4px 0;padding-left:8px;border-left:3px solid #ccc;color:#444;font-size:{_fit(20)}}}
 """
 
 
@@ -79,7 +94,7 @@ def sinusoid_page(*, question: str, label: str, code: str, prose: list[str], fix
     findings_html = "".join(f"<li>{e(f)}</li>" for f in findings)
     return (
         "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width\">"
+        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
         "<title>Les LLM savent programmer\u202f: une sinusoïde en JavaScript</title>"
         f"<style>{_PAGE_CSS}</style></head><body>\n"
         "<div class=\"cols\">\n"
@@ -89,11 +104,12 @@ def sinusoid_page(*, question: str, label: str, code: str, prose: list[str], fix
         f"{sandboxed_iframe(fixed_code, 'Version corrigée exécutée dans un canvas')}</div>\n"
         "</div>\n"
         + (f"<ul class=\"findings\">{findings_html}</ul>\n" if findings else "")
-        + f"<h1>«\u00a0{e(question)}\u00a0»</h1>\n<p class=\"src\">{e(label)}</p>\n"
+        + "<details><summary>La question, la réponse et les deux programmes</summary>\n"
+        f"<h1>«\u00a0{e(question)}\u00a0»</h1>\n<p class=\"src\">{e(label)}</p>\n"
         f"{prose_html}<pre class=\"answer-code\">{e(code)}</pre>\n"
         "<p class=\"src\">Version corrigée (écrite à la main, pas par un modèle)\u202f:</p>\n"
         f"<pre class=\"fixed-code\">{e(fixed_code)}</pre>\n"
-        "</body></html>\n"
+        "</details>\n</body></html>\n"
     )
 
 

@@ -5,21 +5,25 @@ fit L(N, D) = E + A/N^α + B/D^β (eq. 10: E 1.69, A 406.4, B 410.7, α 0.34, β
 (Besiroglu, Erdil, Barnett, You, arXiv 2404.10102) refit Hoffmann's own points and got E 1.8172,
 A 482.01, B 2085.43, α 0.3478, β 0.3658 [V]. With C = 6·N·D the optimum is closed form:
 G = (αA/βB)^(1/(α+β)), N_opt = G·(C/6)^(β/(α+β)), D_opt = (C/6)/N_opt.
-The plot (a 45 % column) shows the loss along fixed compute budgets (iso-FLOP curves) for
-Hoffmann's fit; the JSON also holds Epoch's fit, N_opt(C) for both against Kaplan et al. 2020's
-N_opt = 1.3e9·C^0.73 (C in PF-days; Table 6 [S]), and the talk's models at C = 6·N·D.
+The plot (a 45 % column) draws the slide's point, the two compute-optimal allocations from
+their published exponents: Kaplan et al. 2020 (§6), N_opt ∝ C^0.73 and D_opt ∝ C^0.27;
+Hoffmann et al. 2022 (Table 2, approach 1), N_opt ∝ C^0.50 and D_opt ∝ C^0.50; as growth
+factors from any starting budget, so that no constant enters. The JSON also holds the iso-FLOP
+curves of both fits, N_opt(C) against Kaplan's N_opt = 1.3e9·C^0.73 (C in PF-days [S]), and the
+talk's models at C = 6·N·D.
 
 Run alone: python figures/chinchilla.py --profile quick   (writes into _scratch/chinchilla/)
 """
 
 FIGURE = {
     "name": "chinchilla",
-    "caption": "Courbes iso-FLOP de l’ajustement de Hoffmann et al. (2022) : à budget de calcul fixé, "
-               "la perte a un minimum, qui se déplace vers les grands modèles",
-    "alt": "Quatre courbes en U, une par budget de calcul (10 puissance 19, 21, 23 et 25 opérations) : "
-           "la perte en fonction du nombre de paramètres, en échelle logarithmique, a un minimum marqué "
-           "d’un point ; une ligne pointillée relie ces optimums, de 3 à 1,85 environ, vers des modèles "
-           "de plus en plus grands.",
+    "caption": "Comment répartir un calcul plus grand : Kaplan et al. (2020) font grandir surtout le "
+               "modèle (N ∝ C^0,73, D ∝ C^0,27), Hoffmann et al. (2022) modèle et données autant "
+               "(N, D ∝ C^0,5)",
+    "alt": "Trois droites en échelle log-log, du point (1, 1) : en abscisse, le calcul multiplié par 1 à "
+           "10 000 ; en ordonnée, la taille optimale multipliée. Kaplan 2020 : les paramètres N croissent "
+           "comme C puissance 0,73 (×830 pour ×10 000), les données D comme C puissance 0,27 (×12). "
+           "Hoffmann 2022 : paramètres et données croissent tous deux comme C puissance 0,5 (×100).",
     "outputs": ["chinchilla.svg", "chinchilla.json"],
     "needs": [],
     "gpu": False,
@@ -30,7 +34,7 @@ FIGURE = {
 import numpy as np
 
 from builder.script import setup
-from _style import plt, canvas, french_axes
+from _style import plt, PALETTE, TEXT, canvas, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -85,29 +89,38 @@ for key, f in FITS.items():
 C_grid = np.logspace(19, 25.5, p["points"])
 kaplan_N = 1.3e9 * (C_grid / PF_DAY) ** 0.73
 
-# -- plot: one panel (a 45 % column), Hoffmann's fit; both fits stay in the JSON ---------------------
-SHOWN = [19, 21, 23, 25]          # log10 C   # every other budget: four curves stay apart at 16 pt
-fig, ax = canvas(530, 420)
-shades = plt.cm.viridis(np.linspace(0, 0.72, len(SHOWN)))
-iso = {round(np.log10(c["C"])): c for c in results["hoffmann"]["iso_flop"]}
-for shade, C in zip(shades, SHOWN):
-    c = iso[C]
-    ax.semilogx(c["N"], c["loss"], color=shade, lw=2.5)
-    ax.plot(c["N_opt"], c["loss_opt"], "o", color=shade, ms=8)
-    ax.annotate(f"10$^{{{C}}}$", (c["N_opt"], c["loss_opt"]), xytext=(-7, -7),
-                textcoords="offset points", ha="right", va="top", color=shade, fontsize=16)
-frontier = results["hoffmann"]["iso_flop"]
-ax.plot([c["N_opt"] for c in frontier], [c["loss_opt"] for c in frontier], "k--", lw=1.5)
-ax.text(0.97, 0.97, "budget C (FLOP)\n● optimum", transform=ax.transAxes, ha="right", va="top",
-        fontsize=15)
-ax.set_ylim(FITS["hoffmann"]["E"] - 0.05, 3.6)
-ax.set_xlim(1e7, 1e13)
-ax.set_yticks([2, 2.5, 3, 3.5])
-ax.set_xticks([1e7, 1e9, 1e11, 1e13])
+# -- the slide's point: how a bigger compute budget should be split, Kaplan vs Hoffmann -----------
+# Published allocation exponents, N_opt ∝ C^a and D_opt ∝ C^b (a + b = 1 since C = 6·N·D):
+# Kaplan et al. 2020 (§6): N ∝ C^0.73, D ∝ C^0.27; Hoffmann et al. 2022 (Table 2, approach 1):
+# a = b = 0.50. Drawn as growth factors from any starting budget, so only the exponents enter.
+ALLOCATION = {
+    "kaplan": {"N": 0.73, "D": 0.27, "source": "Kaplan et al. 2020, arXiv 2001.08361, §6 [V]"},
+    "hoffmann": {"N": 0.50, "D": 0.50, "source": "Hoffmann et al. 2022, arXiv 2203.15556, Table 2 [V]"},
+}
+growth = np.logspace(0, 4, p["points"])            # compute multiplied by 1 … 10^4
+factors = {who: {what: growth ** e for what, e in ex.items() if what in "ND"}
+           for who, ex in ALLOCATION.items()}
+at_1000 = {who: {what: 1000.0 ** ALLOCATION[who][what] for what in "ND"} for who in ALLOCATION}
+
+# -- plot: a 45 % column; three straight lines in log-log, labelled where they end -----------------
+fig, ax = canvas(530, 440)
+BLUE, ORANGE = PALETTE[0], PALETTE[3]
+ax.loglog(growth, factors["kaplan"]["N"], color=BLUE, lw=3)
+ax.loglog(growth, factors["kaplan"]["D"], color=BLUE, lw=3, ls="--")
+ax.loglog(growth, factors["hoffmann"]["N"], color=ORANGE, lw=3)
+for who, what, colour, text in (("kaplan", "N", TEXT[0], "Kaplan 2020\nN $\\propto$ C$^{0{,}73}$"),
+                                 ("hoffmann", "N", TEXT[3], "Hoffmann 2022\nN et D $\\propto$ C$^{0{,}5}$"),
+                                 ("kaplan", "D", TEXT[0], "Kaplan 2020\nD $\\propto$ C$^{0{,}27}$")):
+    ax.text(1.3e4, factors[who][what][-1], text, color=colour, ha="left", va="center")
+ax.set_xlim(1, 1e4)
+ax.set_ylim(1, 1e3)
+ax.set_xticks([1, 10, 100, 1000, 10000], ["1", "10", "100", "1\u202f000", "10\u202f000"])
+ax.set_yticks([1, 10, 100, 1000], ["1", "10", "100", "1\u202f000"])
 ax.xaxis.set_minor_formatter(plt.NullFormatter())
-ax.set_xlabel("paramètres N")
-ax.set_ylabel("perte L(N, D = C/6N)")
-french_axes(ax)
+ax.yaxis.set_minor_formatter(plt.NullFormatter())
+ax.set_xlabel("calcul C multiplié par")
+ax.set_ylabel("N (paramètres), D (données)\nmultipliés par")
+assert_no_overlap(fig)
 run.savefig(fig, "chinchilla.svg")
 
 run.save_json("chinchilla.json", {
@@ -115,5 +128,7 @@ run.save_json("chinchilla.json", {
     "models": {m: {"N": N, "D": D, "C": 6 * N * D} for m, (N, D) in MODELS.items()},
     "kaplan": {"C": C_grid, "N_opt": kaplan_N,
                "formula": "N_opt = 1.3e9 * (C / PF-day)^0.73, Kaplan et al. 2020 Table 6 [S]"},
+    "allocation": {"exponents": ALLOCATION, "growth": growth, "factors": factors,
+                   "at_1000x_compute": at_1000},
     "note": "C = 6ND throughout; Llama 2's 2T tokens: Touvron et al. 2023, arXiv 2307.09288",
 })

@@ -28,7 +28,7 @@ import math
 import torch
 
 from builder.script import setup
-from _style import PALETTE, canvas, french_axes, french_number
+from _style import TEXT, PALETTE, canvas, french_axes, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -61,22 +61,23 @@ cs = torch.linspace(0, 6, 241)
 hard = torch.where(x > cs, 2 * x, 3 * x)
 smooth = f(x, cs)
 
-fig, ax = canvas(590, 400)
+fig, ax = canvas(580, 400)
 ax.plot(cs, hard, color=PALETTE[3], lw=3)
 ax.plot(cs, smooth, color=PALETTE[0], lw=3)
 ax.axhline(p["target"], color="grey", ls=":", lw=2)
 ax.text(0.1, p["target"] + 0.08, f"cible f(3) = {p['target']:g}", color="0.35", va="bottom")
-ax.text(0.1, 9.08, "programme du transparent", color=PALETTE[3], va="bottom")
-ax.text(5.9, 6.85, f"version dérivable\n(k = {french_number(p['k'])})", color=PALETTE[0], ha="right", va="top")
+ax.text(0.1, 9.08, "programme du transparent", color=TEXT[3], va="bottom")
+ax.text(5.9, 6.85, f"version dérivable\n(k = {french_number(p['k'])})", color=TEXT[0], ha="right", va="top")
 # the descent: C moves from c0 along the smooth curve until f(3) reaches the target
 f3_start = f(x, torch.tensor(p["c0"])).item()
 ax.plot([p["c0"]] + history["C"][::4], [f3_start] + history["f3"][::4], "o", color=PALETTE[1], ms=8, zorder=3)
-ax.annotate(f"C₀ = {french_number(p['c0'])}", (p["c0"], f3_start), xytext=(0.7, 7.2),
-            color=PALETTE[1], arrowprops=dict(arrowstyle="-", color=PALETTE[1]))
+ax.annotate(f"C₀ = {french_number(p['c0'])}", (p["c0"], f3_start), xytext=(0.25, 6.3),
+            color=TEXT[1], arrowprops=dict(arrowstyle="-", color=PALETTE[1]))
 ax.annotate(f"C = {french_number(history['C'][-1], 2)}\naprès {p['steps']} pas", (history["C"][-1], history["f3"][-1]),
-            xytext=(3.7, 7.75), va="top", color=PALETTE[1], arrowprops=dict(arrowstyle="-", color=PALETTE[1]))
+            xytext=(4.4, 7.9), va="top", color=TEXT[1], arrowprops=dict(arrowstyle="-", color=PALETTE[1]))
 ax.set(xlabel="seuil C", ylabel="f(3)", xlim=(0, 6), ylim=(5.6, 9.7))
 french_axes(ax)
+assert_no_overlap(fig)
 run.savefig(fig, "derivable.svg")
 
 run.save_json("derivable.json", {

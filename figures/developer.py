@@ -23,7 +23,7 @@ FIGURE = {
 }
 
 from builder.script import setup
-from _style import PALETTE, canvas, french_axes, french_number
+from _style import TEXT, PALETTE, canvas, french_axes, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 MINUTES = {"sans Copilot\n(groupe témoin)": 160.89, "avec Copilot": 71.17}   # [S] secondary page
@@ -39,7 +39,7 @@ for bar, minutes in zip(bars, MINUTES.values()):
     ax.text(bar.get_width() + 2, bar.get_y() + bar.get_height() / 2, f"{french_number(minutes, 2)} min",
             va="center", fontsize=20)
 ax.text(3, 0.5, f"soit {french_number(speedup, 1)}\u202f% plus rapide", va="center",
-        fontsize=22, color=PALETTE[3], fontweight="bold")
+        fontsize=22, color=TEXT[3], fontweight="bold")
 ax.set_xlim(0, 210)
 ax.set_xticks(range(0, 201, 50))
 ax.spines["bottom"].set_bounds(0, 200)
@@ -48,8 +48,9 @@ ax.tick_params(axis="y", labelsize=18)
 ax.set_xlabel("durée moyenne pour finir la tâche (minutes)", fontsize=17)
 ax.set_title("Écrire un serveur HTTP en JavaScript (Peng et al., 2023)", fontsize=19)
 ax.text(1.0, -0.24, "55,8\u202f% : article (arXiv 2302.06590) ; durées moyennes : source secondaire",
-        transform=ax.transAxes, ha="right", va="top", fontsize=14, style="italic", color="0.3")
+        transform=ax.transAxes, ha="right", va="top", fontsize=15, color="0.3")
 french_axes(ax, y=False)   # the y axis holds the two groups
+assert_no_overlap(fig)
 run.savefig(fig, "developer.svg")
 
 run.save_json("developer.json", {

@@ -3,8 +3,8 @@
 The slide most likely shows Stanford CRFM's Ecosystem Graphs (Bommasani, Soylu, Liao, Creel,
 Liang, arXiv 2303.15772; docs/sources.md A2): assets linked by dependencies (262 assets and 356
 dependencies as of 16 Mar 2023). This is a small hand-curated piece of such a graph around the
-talk's models, read from figures/data/ecosystem.yaml where every edge has a source URL; edges
-that docs/sources.md does not verify are drawn dashed.
+talk's models, read from figures/data/ecosystem.yaml where every edge has a source URL that was
+read (status V); an edge without one is refused, so only verified links are drawn.
 
 Run alone: python figures/ecosystem.py --profile quick   (writes into _scratch/ecosystem/)
 """
@@ -13,7 +13,7 @@ FIGURE = {
     "name": "ecosystem",
     "caption": "Un fragment de l’écosystème des LLM : jeux de données, modèles et applications "
                "reliés par leurs dépendances, sur le principe des Ecosystem Graphs "
-               "(Bommasani et al., 2023) ; en pointillés, les liens non vérifiés",
+               "(Bommasani et al., 2023) ; chaque lien a sa source (figures/data/ecosystem.yaml)",
     "alt": "Graphe orienté : LLaMA mène à Alpaca et Vicuna, ShareGPT mène à Vicuna et Vicuna v1.5, "
            "Llama 2 mène à Code Llama et Vicuna v1.5, Common Crawl mène à RefinedWeb puis à Falcon, "
            "GPT-4 mène à Bing Chat. Couleurs selon le type : jeu de données, modèle, application.",
@@ -30,7 +30,7 @@ import networkx as nx
 import yaml
 
 from builder.script import setup
-from _style import plt, PALETTE, canvas
+from _style import plt, PALETTE, canvas, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -46,6 +46,7 @@ for node in data["nodes"]:
 for e in data["edges"]:
     assert e["source"].startswith("https://"), f"edge {e['from']} -> {e['to']} has no source URL"
     assert e["from"] in G and e["to"] in G, f"edge {e['from']} -> {e['to']}: unknown node"
+    assert e["status"] == "V", f"edge {e['from']} -> {e['to']} is not verified: leave it out"
     G.add_edge(e["from"], e["to"], **e)
 
 # Layout: x = generation (data flows left to right: sources, then what is built on them).
@@ -64,7 +65,7 @@ pos = {n: (float(g), -(i - (len(layer) - 1) / 2)) for g, layer in enumerate(laye
        for i, n in enumerate(layer)}
 
 # -- plot: nodes are labelled boxes (shape by kind), edges go from box edge to box edge -----
-fig, ax = canvas(1200, 500)
+fig, ax = canvas(1180, 500)
 boxes = {}
 for n, d in G.nodes(data=True):
     label, colour, style = KINDS[d["kind"]]
@@ -73,22 +74,21 @@ for n, d in G.nodes(data=True):
 for u, v, e in G.edges(data=True):
     ax.annotate("", xy=(0, 0.5), xycoords=boxes[v], xytext=(1, 0.5), textcoords=boxes[u],
                 arrowprops=dict(arrowstyle="-|>", color="0.3", lw=2, mutation_scale=20, shrinkA=4,
-                                shrinkB=4, linestyle="-" if e["status"] == "V" else "--"))
+                                shrinkB=4))
 handles = [plt.Rectangle((0, 0), 1, 1, facecolor=c, alpha=0.35, edgecolor=c, lw=2, label=l)
            for l, c, _ in KINDS.values()]
-handles += [plt.Line2D([], [], color="0.3", lw=2, label="lien vérifié"),
-            plt.Line2D([], [], color="0.3", lw=2, ls="--", label="lien non vérifié")]
-ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5, fontsize=15,
+handles += [plt.Line2D([], [], color="0.3", lw=2, label="dépend de (source vérifiée)")]
+ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=16,
           frameon=False, handlelength=1.6, columnspacing=1.4)
 ax.set_xlim(-0.45, len(layers) - 0.55)
 ax.set_ylim(-max(map(len, layers)) / 2 - 0.1, max(map(len, layers)) / 2 + 0.1)
 ax.axis("off")
+assert_no_overlap(fig)
 run.savefig(fig, "ecosystem.svg")
 
 run.save_json("ecosystem.json", {
     "nodes": [{**d, "x": float(pos[n][0]), "y": float(pos[n][1])} for n, d in G.nodes(data=True)],
     "edges": data["edges"],
-    "unverified_edges": sum(e["status"] != "V" for e in data["edges"]),
     "ecosystem_graphs_16_mar_2023": {   # docs/sources.md A2 [V]: the full graph this fragment imitates
         "assets": 262, "datasets": 64, "models": 128, "applications": 70,
         "organisations": 63, "dependencies": 356,

@@ -11,9 +11,10 @@ Run alone: python figures/emergence_metric.py --profile quick   (writes into _sc
 
 FIGURE = {
     "name": "emergence-metric",
-    "caption": "Une émergence qui vient de la métrique (d’après Schaeffer et al., 2023) : la précision "
+    "caption": "Illustration : une émergence qui vient de la métrique (d’après Schaeffer et al., 2023) : la précision "
                "par jeton progresse régulièrement, la réponse exacte sur 5 jetons semble surgir",
-    "alt": "Deux courbes en fonction de la taille du modèle, axe horizontal logarithmique : la précision "
+    "alt": "Deux courbes illustratives (inventées, pas mesurées) en fonction de la taille relative du "
+           "modèle, axe horizontal logarithmique : la précision "
            "par jeton monte régulièrement, la précision en correspondance exacte, sa puissance 5, reste "
            "près de zéro puis monte brusquement.",
     "outputs": ["emergence-metric.svg", "emergence-metric.json"],
@@ -26,7 +27,7 @@ FIGURE = {
 import numpy as np
 
 from builder.script import setup
-from _style import plt, PALETTE, canvas, french_axes, french_number
+from _style import TEXT, plt, PALETTE, canvas, french_axes, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -46,22 +47,26 @@ N_token_half = crossing(token, 0.5)
 exact_at_token_half = float(np.interp(N_token_half, N, exact))     # = 0.5^k
 N_first = {name: crossing(y, 0.1) for name, y in (("token", token), ("exact", exact))}
 
+# The curves are invented (no model was measured): the x axis is a size relative to the smallest
+# model, without a unit, and each curve says « illustratif ».
 fig, ax = canvas(530, 440)
-ax.semilogx(N, 100 * token, color=PALETTE[0], lw=3)
-ax.semilogx(N, 100 * exact, color=PALETTE[3], lw=3)
-ax.text(1e8, 92, "par jeton", color=PALETTE[0], ha="right", va="bottom", fontsize=16)
-ax.text(N[-1], 42, f"réponse exacte\n({p['k']} jetons)", color=PALETTE[3], ha="right", va="center",
-        fontsize=16)
-ax.axvline(N_token_half, color="0.4", ls=":", lw=1.5)
-ax.plot([N_token_half] * 2, [50, 100 * exact_at_token_half], "o", color="0.2", ms=7)
-ax.text(N[-1], 2, f"au pointillé\u202f: jeton 50\u202f%,\nexacte {french_number(100 * exact_at_token_half, 1)}\u202f%",
-        ha="right", va="bottom", fontsize=16)
-ax.set_xticks([1e7, 1e9, 1e11])
+rel = N / p["N_min"]
+ax.semilogx(rel, 100 * token, color=PALETTE[0], lw=3)
+ax.semilogx(rel, 100 * exact, color=PALETTE[3], lw=3)
+ax.text(1.3, 99, "par jeton\n(illustratif)", color=TEXT[0], ha="left", va="top")
+ax.text(rel[-1], 44, f"réponse exacte,\n{p['k']} jetons\n(illustratif)", color=TEXT[3], ha="right",
+        va="center")
+ax.plot([N_token_half / p["N_min"]] * 2, [0, 50], color="0.4", ls=":", lw=1.5)
+ax.plot([N_token_half / p["N_min"]] * 2, [50, 100 * exact_at_token_half], "o", color="0.2", ms=7)
+ax.text(rel[-1], 2, f"au pointillé\u202f: jeton 50\u202f%,\nexacte {french_number(100 * exact_at_token_half, 1)}\u202f%",
+        ha="right", va="bottom")
+ax.set_xticks([1, 100, 10000], ["1", "100", "10\u202f000"])
 ax.xaxis.set_minor_formatter(plt.NullFormatter())
-ax.set_xlabel("taille du modèle N (paramètres)")
+ax.set_xlabel("taille du modèle (× la plus petite)")
 ax.set_ylabel("précision (%)")
 ax.set_ylim(0, 100)
 french_axes(ax)
+assert_no_overlap(fig)
 run.savefig(fig, "emergence-metric.svg")
 
 run.save_json("emergence-metric.json", {

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from builder.script import setup
-from _style import plt, PALETTE, canvas
+from _style import plt, PALETTE, canvas, assert_no_overlap
 
 run = setup(FIGURE)
 with open(Path(__file__).parent / "data" / "wei2022_table1.csv", encoding="utf-8", newline="") as f:
@@ -67,7 +67,7 @@ stack = {}
 for r in sorted(rows, key=lambda r: (r["bin"], r["category"] != "few-shot", r["flops"])):
     r["stack"] = stack.get(r["bin"], 0)
     stack[r["bin"]] = r["stack"] + 1
-fig, ax = canvas(590, 470)
+fig, ax = canvas(580, 470)
 for r in rows:
     label, colour, marker = CATEGORIES[r["category"]]
     ax.plot(10 ** (r["bin"] + BIN / 2), r["stack"], marker, color=colour, ms=13)
@@ -77,7 +77,7 @@ for r in rows:
     if r["task"] in NAMED:
         text, x, y, ha = NAMED[r["task"]]
         ax.annotate(f"{text}\n{sci(r['flops'])}", (10 ** (r["bin"] + BIN / 2), r["stack"]),
-                    xytext=(x, y), ha=ha, va="bottom", fontsize=15,
+                    xytext=(x, y), ha=ha, va="bottom", fontsize=16,
                     arrowprops={"arrowstyle": "-", "color": "0.55", "lw": 1, "shrinkB": 8})
 for label, colour, marker in CATEGORIES.values():
     ax.plot([], [], marker, color=colour, ms=11, label=label)
@@ -90,6 +90,7 @@ ax.set_yticks([])
 ax.spines["left"].set_visible(False)
 ax.set_xlabel("calcul d’entraînement à l’émergence (FLOP)")
 ax.legend(loc="upper left", fontsize=15, frameon=False, handletextpad=0.2, borderaxespad=0)
+assert_no_overlap(fig)
 run.savefig(fig, "emergence-scales.svg")
 
 log_flops = np.log10([r["flops"] for r in rows])

@@ -30,7 +30,7 @@ import re
 from pathlib import Path
 
 from builder.script import setup
-from _style import plt, PALETTE, canvas, french_axes
+from _style import plt, PALETTE, canvas, french_axes, assert_no_overlap
 
 run = setup(FIGURE)
 data = json.loads((Path(__file__).parent / "data" / "gpt4_exams.json").read_text(encoding="utf-8"))
@@ -58,7 +58,7 @@ for r in data["rows"]:
 # GPT-4 best first; an exam below the 5th percentile goes last
 rows.sort(key=lambda r: -(r["gpt4"]["low"] if r["gpt4"]["low"] is not None else -1))
 
-fig, ax = canvas(1200, 480)
+fig, ax = canvas(1180, 480)
 for y, r in enumerate(rows):
     xs = {k: (r[k]["low"] if r[k]["low"] is not None else 0) for k in MODELS}
     ax.plot([xs["gpt35"], xs["gpt4"]], [y, y], color="0.75", lw=3, zorder=1)
@@ -81,6 +81,7 @@ ax.set_xlabel("rang centile parmi les candidats (borne basse de l’intervalle p
 ax.grid(axis="x", color="0.9")
 ax.set_axisbelow(True)
 french_axes(ax, y=False)
+assert_no_overlap(fig)
 run.savefig(fig, "exams.svg")
 
 run.save_json("exams.json", {

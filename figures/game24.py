@@ -19,7 +19,8 @@ FIGURE = {
     "alt": "Arbre de recherche replié : de 11 7 4 1, le chemin suivi par la trace, 4 + 1 donne "
            "(11, 7, 5), puis 7 × 5 donne (35, 11), puis 35 − 11 = 24, en vert ; à chaque niveau, une "
            "case grise compte les autres essais de la trace (3, 15 et 10) et ses calculs faux (1, 2 et 3). "
-           "La réponse (7 × (4 + 1)) − 11 = 24 est juste, mais la trace contient 6 calculs faux.",
+           "La réponse (7 × (4 + 1)) − 11 = 24 est juste. À droite, les 6 calculs faux de la trace, chacun "
+           "avec le résultat juste : 11 − 4 laisse (7, 7, 1), pas (7, 3, 1), et ainsi de suite.",
     "outputs": ["game24-tree.svg", "game24.json"],
     "needs": [],
     "gpu": False,
@@ -28,16 +29,17 @@ FIGURE = {
 }
 
 import itertools
+import re
 from pathlib import Path
 
 from builder.script import setup
 from _game24 import check_trace, evaluate, solutions, solvable, trace_steps
-from _style import PALETTE, canvas
+from _style import TEXT, PALETTE, canvas, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
 trace = (Path(__file__).parent / "data" / "aot_trace.txt").read_text(encoding="utf-8")
-RED, GREEN, GREY = PALETTE[3], PALETTE[2], "0.45"
+RED, GREEN, GREY = TEXT[3], TEXT[2], "0.40"
 
 # -- 1. the answer, the deal's solutions, the trace's errors --------------------------------------
 ANSWER = "(7 * (4 + 1)) - 11"   # the trace's last line
@@ -74,11 +76,11 @@ levels = [  # (path node, the trace's steps at that level)
     (f"{pretty(path_second['operation'])} → {path_second['claimed']}", second, "deuxièmes étapes"),
     (f"{pretty(back[2]['operation'])} = {back[2]['claimed']} ✓", third, "troisièmes étapes"),
 ]
-fig, ax = canvas(590, 470)
+fig, ax = canvas(1100, 480)   # the split slide's tree slot
 ax.set_xlim(0, 1)
 ax.set_ylim(0, 1)
 ax.axis("off")
-XP, XO, Y = 0.25, 0.73, [0.93, 0.72, 0.51, 0.30]
+XP, XO, Y = 0.12, 0.37, [0.93, 0.70, 0.47, 0.24]
 BOX = dict(boxstyle="round,pad=0.35", lw=2)
 
 
@@ -96,16 +98,34 @@ for (label, tried, name), y, y_up in zip(levels, Y[1:], Y):
     edge(XP, y_up, XO, y + 0.02, False)
     ax.text(XP, y, label, ha="center", va="center", fontsize=16, fontweight="bold", color="black",
             bbox=dict(BOX, facecolor="#DDF2EA", edgecolor=GREEN))
-    ax.text(XO, y + 0.025, f"+ {len(tried) - 1} autres {name}", ha="center", va="center", fontsize=14,
+    ax.text(XO, y + 0.025, f"+ {len(tried) - 1} autres {name}", ha="center", va="center", fontsize=15,
             color="0.3", bbox=dict(BOX, facecolor="0.95", edgecolor="0.75"))
     if wrong:
         ax.text(XO, y - 0.05, f"dont {wrong} calcul{'s' if wrong > 1 else ''} faux", ha="center",
-                va="center", fontsize=14, color=RED, fontweight="bold")
+                va="center", fontsize=15, color=RED, fontweight="bold")
     collapsed.append({"level": name, "tried": len(tried), "path": label, "wrong": wrong})
-ax.text(0.0, 0.13, f"Réponse {pretty(ANSWER)} = {evaluate(ANSWER)} : {'juste ✓' if ok_answer else 'fausse ✗'}",
-        fontsize=15, color=GREEN if ok_answer else RED, va="center")
-ax.text(0.0, 0.04, f"mais {len(errors)} calculs faux en chemin (voir l’erratum)", fontsize=15, color=RED,
-        va="center")
+ax.text(0.0, 0.04, f"Réponse {pretty(ANSWER)} = {evaluate(ANSWER)}\u202f: {'juste ✓' if ok_answer else 'fausse ✗'}",
+        fontsize=16, color=GREEN if ok_answer else RED, va="center")
+
+
+def french(text):
+    """'57, 1, 812, 1.03' -> '57\u202f; 1\u202f; 812\u202f; 1,03' (decimal comma, so ';' between values)."""
+    return "\u202f; ".join(v.strip().replace(".", ",") for v in text.split(","))
+
+
+# the trace's wrong calculations, one line each: what it wrote, what is right
+lines = []
+for e in errors:
+    if e["kind"] == "remaining numbers":
+        lines.append(f"{pretty(e['operation'])} laisse {e['expected']}, pas {e['claimed']}")
+    else:
+        pair = re.search(r"\(\d+, \d+\)", e["text"]).group(0)
+        lines.append(f"{pair} donne {french(e['expected'])},\n      pas {french(e['claimed'])}")
+ax.text(0.56, 0.97, f"Les {len(errors)} calculs faux de la trace", fontsize=17, fontweight="bold", color=RED,
+        va="top")
+ax.text(0.56, 0.87, "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1)), fontsize=16, va="top",
+        linespacing=1.35)
+assert_no_overlap(fig)
 run.savefig(fig, "game24-tree.svg")
 
 run.save_json("game24.json", {

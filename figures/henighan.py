@@ -38,7 +38,7 @@ import numpy as np
 from matplotlib.ticker import NullFormatter
 
 from builder.script import setup
-from _style import PALETTE, canvas, french_number
+from _style import text_colour, PALETTE, canvas, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -89,13 +89,13 @@ x_label = 1.5 * max(curves[d]["N"][-1] for d, _ in SHOWN)
 for (domain, colour), y in zip(SHOWN, spread(ends, 0.15)):
     c = curves[domain]
     left.text(x_label, 10 ** y,
-              f"{rows[domain]['label']} ({french_number(c['alpha_N'], 2)})", color=colour,
+              f"{rows[domain]['label']} ({french_number(c['alpha_N'], 2)})", color=text_colour(colour),
               va="center", fontsize=15)
 left.set_xlim(1e4, 1e14)
 left.set_xticks([1e4, 1e6, 1e8])
 left.set_xlabel("paramètres N (hors plongements)")
 left.set_ylabel("perte réductible L − L$_\\infty$")
-left.set_title("L − L$_\\infty$ = (N / N$_0$)$^{-α}$ (exposant α)")
+left.set_title("L − L$_\\infty$ = (N / N$_0$)$^{-\\alpha}$ (exposant $\\alpha$)")
 
 for domain, colour in SHOWN + [("Language", "0.45")]:
     c = curves[domain]
@@ -108,11 +108,12 @@ right.text(0.97, 0.04, f"β = {french_number(min(betas), 2)} à {french_number(m
 right.set_xticks([1e-8, 1e-4, 1e0, 1e4])
 right.set_xlabel("calcul C (PF-jours)")
 right.set_ylabel("taille optimale N$_{opt}$")
-right.set_title("N$_{opt}$ = (C / C$_0$)$^{β}$")
+right.set_title("N$_{opt}$ = (C / C$_0$)$^{\\beta}$")
 for ax in (left, right):
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.grid(True, which="major", alpha=0.3)
+assert_no_overlap(fig)
 run.savefig(fig, "henighan.svg")
 
 run.save_json("henighan.json", {

@@ -34,7 +34,7 @@ from matplotlib.patches import Patch
 
 from builder.script import setup
 from _params import count, load
-from _style import plt, PALETTE, canvas, french_number
+from _style import plt, PALETTE, canvas, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 hub = json.loads((Path(__file__).parent / "data" / "hub_models.json").read_text(encoding="utf-8"))
@@ -65,6 +65,7 @@ ax.set_xlabel("paramètres (recomptés depuis l’architecture publiée)")
 ax.tick_params(axis="y", length=0)
 ax.legend(handles=[Patch(color=colour, label=label) for label, colour in KINDS.values()],
           loc="lower right", fontsize=15, frameon=False)
+assert_no_overlap(fig)
 run.savefig(fig, "hub-models.svg")
 
 run.save_json("hub-models.json", {"models": rows, "note": hub["_doc"]})

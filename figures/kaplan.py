@@ -33,7 +33,7 @@ import numpy as np
 from matplotlib.ticker import NullFormatter
 
 from builder.script import setup
-from _style import PALETTE, canvas, french_number
+from _style import PALETTE, canvas, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -55,7 +55,7 @@ for key, _, const, alpha, (lo, hi), status, _ in LAWS:
                    "loss_factor_per_10x": 10 ** -alpha}   # docs/sources.md: 0.891, 0.804, 0.839
 
 # -- plot -------------------------------------------------------------------------------------
-fig, axes = canvas(1200, 470, 1, 3, sharey=True)
+fig, axes = canvas(1180, 470, 1, 3, sharey=True)
 for ax, (key, xlabel, const, alpha, (lo, hi), _, colour) in zip(axes, LAWS):
     c = curves[key]
     ax.loglog(c["x"], c["loss"], color=colour, lw=3)
@@ -72,6 +72,7 @@ ticks = [2, 3, 4, 5, 6, 7]
 axes[0].set_yticks(ticks, [str(t) for t in ticks])
 axes[0].yaxis.set_minor_formatter(NullFormatter())
 axes[0].set_ylabel("perte de test (nats/jeton)")
+assert_no_overlap(fig)
 run.savefig(fig, "kaplan.svg")
 
 run.save_json("kaplan.json", {

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from builder.script import setup
 from _params import count, load
-from _style import PALETTE, canvas, french_number
+from _style import PALETTE, canvas, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -82,6 +82,7 @@ for label, key, colour in SHARES:
 bar_ax.set_xlim(-0.4, 1.6)
 bar_ax.set_ylim(0, 110)
 bar_ax.axis("off")
+assert_no_overlap(fig)
 run.savefig(fig, "model-card.svg")
 
 run.save_json("model-card.json", {

@@ -26,7 +26,7 @@ FIGURE = {
 
 from builder.script import setup
 from _params import load, count
-from _style import PALETTE, canvas, french_number
+from _style import TEXT, PALETTE, canvas, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 data = load()
@@ -68,22 +68,23 @@ for i, r in enumerate(reversed(rows)):       # first list entry (GPT-3) at the t
     ax.barh(i, r["recount"], 0.7, color=PALETTE[0])
     ax.plot([r["published"]] * 2, [i - 0.42, i + 0.42], color="black", lw=2.5)
     ax.text(r["recount"] * 1.15, i, billions(r["recount"], 0 if r["recount"] >= 1e11 else 1), va="center",
-            fontsize=14)
+            fontsize=15)
     labels.append(r["name"])
 top = len(rows)
 for rumour in data["rumours"][-1:]:     # the largest rumour; the JSON keeps both
     ax.barh(top, rumour["params"], 0.7, facecolor="none", edgecolor=PALETTE[3], hatch="//", lw=1.5, ls="--")
-    ax.text(rumour["params"] * 1.15, top, "rumeur", va="center", fontsize=14, color=PALETTE[3])
+    ax.text(rumour["params"] * 1.15, top, "rumeur", va="center", fontsize=15, color=TEXT[3])
 labels.append("GPT-4 ?")
-ax.set_yticks(range(len(labels)), labels, fontsize=14)
+ax.set_yticks(range(len(labels)), labels, fontsize=15)
 ax.set_xscale("log")
 ax.set_xlim(1e9, 3e13)
 ax.set_ylim(-0.6, len(labels) - 0.4)
 ax.set_xticks([1e9, 1e10, 1e11, 1e12, 1e13], ["1", "10", "100", "1\u202f000", "10\u202f000"])
 ax.minorticks_off()
 ax.set_xlabel("milliards de paramètres (échelle log.)")
-ax.text(0.99, 1.5, "barre : recompté\ntrait noir : annoncé", ha="right", va="center", fontsize=14,
+ax.text(0.99, 1.5, "barre : recompté\ntrait noir : annoncé", ha="right", va="center", fontsize=15,
         color="0.3", transform=ax.get_yaxis_transform())   # beside the short bars, clear of the corner
+assert_no_overlap(fig)
 run.savefig(fig, "param-counts.svg")
 
 run.save_json("param-counts.json", {

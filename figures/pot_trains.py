@@ -33,7 +33,7 @@ import sympy
 from sympy import Rational, Symbol
 
 from builder.script import setup
-from _style import PALETTE, canvas, french_number
+from _style import TEXT, PALETTE, canvas, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 program = (Path(__file__).parent / "data" / "pot_program.txt").read_text(encoding="utf-8")
@@ -70,24 +70,25 @@ def position(train, hour):
 fig, ax = canvas(530, 400)
 ax.plot([6, 11], [0, 1], color=PALETTE[0], lw=3)
 ax.plot([7.5, 11], [1, 0], color=PALETTE[1], lw=3)
-ax.text(10.9, 0.93, "train 1", color=PALETTE[0], ha="right", va="top", fontweight="bold")
-ax.text(10.35, 0.0, "train 2", color=PALETTE[1], ha="right", va="bottom", fontweight="bold")
+ax.text(10.9, 0.78, "train 1", color=TEXT[0], ha="right", va="top", fontweight="bold")
+ax.text(10.35, 0.0, "train 2", color=TEXT[1], ha="right", va="bottom", fontweight="bold")
 meet_hour = float(DEPART_1 + meet)
 ax.plot(meet_hour, float(where), "o", color=PALETTE[2], ms=14, zorder=5)
 ax.text(meet_hour, float(where) - 0.37, f"croisement\n{clock(meet_hour).split(' min')[0]}", ha="center",
-        va="center", fontsize=15, color=PALETTE[2], fontweight="bold")
+        va="center", fontsize=15, color=TEXT[2], fontweight="bold")
 for start in (DEPART_1, DEPART_2):
     h = float(start + talk)
     gap = [float(position(1, h)), float(position(2, h))]   # where each train is at that hour
     ax.plot([h, h], gap, color=PALETTE[3], ls="--", lw=2)
     ax.plot([h, h], gap, "x", color=PALETTE[3], ms=12, mew=3)
 ax.text(6.1, 0.64, f"programme :\n{french_number(float(talk), 2)} h après\n6 h ? 7 h 30 ?",
-        color=PALETTE[3], fontsize=14, va="top")
+        color=TEXT[3], fontsize=15, va="top")
 ax.set_xticks(range(6, 12), [f"{h} h" for h in range(6, 12)])
 ax.set_xlim(6, 11)
 ax.set_ylim(-0.03, 1.05)
 ax.set_yticks([0, 0.5, 1], ["A", "mi-chemin", "B"])
 ax.set_xlabel("heure")
+assert_no_overlap(fig)
 run.savefig(fig, "pot-trains.svg")
 
 run.save_json("pot-trains.json", {

@@ -17,21 +17,24 @@ FIGURE = {
     "name": "quanta-sum",
     "caption": "Une loi d’échelle lisse faite de sauts (modèle des quanta, Michaud et al., 2023) : "
                "chaque compétence s’acquiert brusquement, leur moyenne pondérée décroît en loi de puissance",
-    "alt": "À gauche, en log-log, la perte moyenne sur 500 compétences décroît en ligne droite avec la "
+    "alt": "Modèle illustratif. À gauche, en log-log, la perte moyenne sur 500 compétences décroît en ligne droite avec la "
            "taille du modèle. À droite, la perte de quelques compétences prises isolément : chacune "
            "reste haute puis tombe d’un coup à zéro, chacune à une taille différente.",
     "outputs": ["quanta-sum.svg", "quanta-sum.json"],
     "needs": [],
     "gpu": False,
     "seed": 0,
+    "tolerance": 1e-12,   # math.exp is libm's: its last bit may differ on another machine
     "params": {"K": 500, "a": 0.5, "N0": 1000000.0, "width": 0.08, "jitter": 0.15, "points": 300},
 }
+
+import math
 
 import numpy as np
 from scipy.special import zeta
 
 from builder.script import setup
-from _style import plt, PALETTE, canvas, french_axes, french_number
+from _style import TEXT, plt, PALETTE, canvas, french_axes, french_number, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -41,19 +44,28 @@ SHOWN = [1, 10, 100]   # skills drawn one by one (ranks by frequency)
 # -- skills: Zipf frequencies, learned in order, each as a sigmoid in log10 N ---------------------
 # The skills are infinitely many (Zipf normalised by ζ(1+a)); the first K are modelled one by one,
 # the rest are not learned before N_0·K, where the plot stops, and weigh as a constant loss.
+# Sums are math.fsum and exponentials math.exp (not numpy's SIMD kernels nor BLAS, whose last
+# bit depends on the machine), so the JSON is the same everywhere.
 k = np.arange(1, p["K"] + 1)
-freq = k ** -(1.0 + p["a"]) / zeta(1.0 + p["a"])
-tail = 1.0 - freq.sum()
-log_Nk = np.log10(p["N0"] * k) + p["jitter"] * rng.standard_normal(p["K"])
-log_N = np.linspace(np.log10(p["N0"]) - 1, np.log10(p["N0"] * p["K"]) - 0.3, p["points"])
-N = 10 ** log_N
+freq = [float(kk) ** -(1.0 + p["a"]) / float(zeta(1.0 + p["a"])) for kk in k]
+tail = 1.0 - math.fsum(freq)
+jitter = rng.standard_normal(p["K"])
+log_Nk = [math.log10(p["N0"] * kk) + p["jitter"] * float(j) for kk, j in zip(k, jitter)]
+lo_N, hi_N = math.log10(p["N0"]) - 1, math.log10(p["N0"] * p["K"]) - 0.3
+log_N = np.array([lo_N + (hi_N - lo_N) * i / (p["points"] - 1) for i in range(p["points"])])
+N = np.array([10.0 ** x for x in log_N])
 # loss of skill k at size N: 1 (not learned, in units of the loss of a missing quantum) → 0
-skill_loss = 1 / (1 + np.exp((log_N[None, :] - log_Nk[:, None]) / p["width"]))
-mean_loss = freq @ skill_loss + tail
+skill_loss = np.array([[1 / (1 + math.exp((x - c) / p["width"])) for x in log_N] for c in log_Nk])
+mean_loss = np.array([math.fsum(f * skill_loss[i, j] for i, f in enumerate(freq)) + tail
+                      for j in range(p["points"])])
 
-# -- the aggregate is a power law: fit log L = log A − slope·log N on the middle decades ---------
+# -- the aggregate is a power law: least squares of log L = log A − slope·log N on the middle
+# decades (closed form, fsum), not np.polyfit's LAPACK
 sel = (N > 3 * p["N0"]) & (N < p["N0"] * p["K"] / 10)
-slope, intercept = np.polyfit(log_N[sel], np.log10(mean_loss[sel]), 1)
+xs, ys = list(log_N[sel]), [math.log10(v) for v in mean_loss[sel]]
+mx, my = math.fsum(xs) / len(xs), math.fsum(ys) / len(ys)
+slope = math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys)) / math.fsum((x - mx) ** 2 for x in xs)
+intercept = my - slope * mx
 
 
 def jump_decades(y):
@@ -63,27 +75,32 @@ def jump_decades(y):
 
 jumps = {str(i): jump_decades(skill_loss[i - 1]) for i in SHOWN}   # logistic: 2·ln 9·width
 
-# -- plot -----------------------------------------------------------------------------------------
-fig, (left, right) = canvas(650, 450, 1, 2)
-left.loglog(N, mean_loss, color=PALETTE[0], lw=3)
-left.loglog(N[sel], 10 ** (intercept + slope * log_N[sel]), "--", color=PALETTE[3], lw=2)
-left.text(0.05, 0.05, f"pente\n{french_number(slope, 2).replace('-', '−')}", transform=left.transAxes,
-          color=PALETTE[3], fontsize=16)
-left.set_ylabel("perte moyenne")
-left.set_title(f"moyenne de {p['K']}")
-for i, colour in zip(SHOWN, (PALETTE[1], PALETTE[2], PALETTE[3])):
-    right.semilogx(N, skill_loss[i - 1], color=colour, lw=3)
-    right.text(10 ** (log_Nk[i - 1] - 0.08), 0.5, f"{i}", color=colour, ha="right", va="center", fontsize=16)
+# -- plot: the slide's full width; both panels are a model (« illustratif »), N in units of N_0 ----
+fig, (left, right) = canvas(1180, 500, 1, 2)
+x = N / p["N0"]
+left.loglog(x, mean_loss, color=PALETTE[0], lw=3)
+left.loglog(x[sel], 10 ** (intercept + slope * log_N[sel]), "--", color=PALETTE[3], lw=2.5)
+left.text(0.04, 0.04, f"droite ajustée\u202f: pente {french_number(slope, 2)}", transform=left.transAxes,
+          color=TEXT[3])
+left.set_ylabel("perte moyenne pondérée")
+left.set_title(f"moyenne des {p['K']} compétences (illustratif)")
+for i, colour, tc, h in zip(SHOWN, (PALETTE[1], PALETTE[2], PALETTE[3]), (TEXT[1], TEXT[2], TEXT[3]),
+                            (0.75, 0.5, 0.25)):
+    right.semilogx(x, skill_loss[i - 1], color=colour, lw=3)
+    at = log_Nk[i - 1] + p["width"] * math.log(1 / h - 1)     # where skill i's loss is h
+    right.text(10 ** (at - 0.12) / p["N0"], h, f"n°\u00a0{i}", color=tc, ha="right", va="center")
 right.set_ylabel("perte d’une compétence")
-right.set_title("n° 1, 10 et 100")
+right.set_title("les compétences n° 1, 10 et 100 (illustratif)")
 right.set_ylim(-0.03, 1.05)
 right.set_yticks([0, 0.5, 1])
 for ax in (left, right):
-    ax.set_xticks([1e5, 1e6, 1e7, 1e8])
+    ax.set_xticks([0.1, 1, 10, 100], ["0,1", "1", "10", "100"])
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
-    ax.set_xlabel("taille N")
+    ax.set_xlabel("taille du modèle N / N$_0$")
+left.set_yticks([0.05, 0.1, 0.2, 0.5, 1], ["0,05", "0,1", "0,2", "0,5", "1"])
 left.yaxis.set_minor_formatter(plt.NullFormatter())
 french_axes(right)
+assert_no_overlap(fig)
 run.savefig(fig, "quanta-sum.svg")
 
 run.save_json("quanta-sum.json", {

@@ -33,7 +33,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.patches import Rectangle
 
 from builder.script import setup
-from _style import PALETTE, canvas
+from _style import TEXT, PALETTE, canvas, assert_no_overlap
 
 run = setup(FIGURE)
 p = run.params
@@ -62,21 +62,22 @@ ctx.stroke();"""
 
 # -- plot: both canvases side by side, y pointing down as in the browser ------------------------
 GAP = 40                        # px between the two canvases, in canvas units
-fig, ax = canvas(520, 230)
+fig, ax = canvas(520, 280)
 ax.add_patch(Rectangle((0, -110), W, 110, facecolor="0.9", edgecolor="none", zorder=0))   # off-canvas band
 for x0 in (0, W + GAP):
     ax.add_patch(Rectangle((x0, 0), W, H, facecolor="white", edgecolor="0.2", lw=1.5, zorder=0))
 ax.add_collection(LineCollection([d for d, o in zip(dashes, off) if not o], colors=PALETTE[0], linewidths=3))
 ax.add_collection(LineCollection([d for d, o in zip(dashes, off) if o], colors="0.55", linewidths=3))
-ax.text(W / 2, -55, f"{int(off.sum())} tirets sur {W}\nhors du canevas", ha="center", va="center",
-        fontsize=14, color="0.15", bbox=dict(facecolor="0.9", edgecolor="none", pad=1))
+ax.text(W / 2, H + 12, f"{int(off.sum())} tirets sur {W}\nhors du canevas (gris)", ha="center", va="top",
+        fontsize=15, color="0.15")
 ax.plot(xs + W + GAP, ys, color=PALETTE[2], lw=3)
-ax.text(W + GAP + W / 2, -55, "version corrigée", ha="center", va="center", fontsize=15, color=PALETTE[2],
+ax.text(W + GAP + W / 2, H + 12, "version corrigée", ha="center", va="top", fontsize=15, color=TEXT[2],
         fontweight="bold")
 ax.set_xlim(-3, 2 * W + GAP + 3)
-ax.set_ylim(H + 3, -112)       # inverted: canvas y grows downwards
+ax.set_ylim(H + 62, -112)       # inverted: canvas y grows downwards
 ax.set_aspect("equal")
 ax.axis("off")
+assert_no_overlap(fig)
 run.savefig(fig, "sinusoid-canvas.svg")
 
 run.save_json("sinusoid-canvas.json", {

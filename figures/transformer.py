@@ -30,10 +30,10 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
 from builder.script import setup
 from _params import load, count
-from _style import PALETTE, canvas, french_axes, french_number
+from _style import TEXT, PALETTE, canvas, french_axes, french_number, assert_no_overlap
 
 run = setup(FIGURE)
-COLOURS = {"embeddings": PALETTE[1], "attention": PALETTE[0], "mlp": PALETTE[2],
+COLOURS = {"embeddings": PALETTE[1], "attention": PALETTE[0], "mlp": TEXT[2],   # white text on it: AA
            "norm": "#BBBBBB", "head": PALETTE[4]}
 LEGEND = {"embeddings": "plongements", "attention": "attention", "mlp": "MLP"}
 
@@ -49,7 +49,7 @@ boxes = [
     ("linéaire → vocabulaire", "head", 6.5),
     ("softmax", "head", 7.4),
 ]
-fig, ax = canvas(590, 440)
+fig, ax = canvas(580, 440)
 for label, key, y in boxes:
     ax.add_patch(FancyBboxPatch((X - W / 2, y - H / 2), W, H, boxstyle="round,pad=0.02,rounding_size=0.12",
                                 facecolor=COLOURS[key], alpha=0.35, edgecolor=COLOURS[key], linewidth=2))
@@ -79,10 +79,11 @@ ax.text(X - W / 2 - 0.65, 3.6, "N ×", ha="right", va="center", fontsize=20)
 # Where the parameters are, per layer, for standard multi-head attention and d_ff = 4d.
 for text, y in (("4·d²", 2.3), ("8·d²", 4.3), ("V·d", 1.0)):
     ax.text(X + W / 2 + 0.2, y, text, ha="left", va="center", fontsize=16, color="0.25")
-ax.text(X + W / 2 + 0.2, 6.05, "paramètres", ha="left", va="center", fontsize=14, color="0.25")
+ax.text(X + W / 2 + 0.2, 6.05, "paramètres", ha="left", va="center", fontsize=15, color="0.25")
 ax.set_xlim(-3.7, 3.9)
 ax.set_ylim(-0.3, 8.7)
 ax.axis("off")
+assert_no_overlap(fig)
 run.savefig(fig, "transformer.svg")
 
 # -- 2. share of parameters per part, same data file as param_counts.py ---------------------
@@ -93,7 +94,7 @@ for arch in models:
     shares[arch["name"]] = {k: parts[k] / parts["total"] for k in ("embeddings", "attention", "mlp", "norms")}
     shares[arch["name"]]["total"] = parts["total"]
 
-fig, ax = canvas(590, 440)
+fig, ax = canvas(580, 440)
 names = [a["name"] for a in models][::-1]   # first model of the file at the top
 left = [0.0] * len(names)
 for key in ("embeddings", "attention", "mlp"):
@@ -102,7 +103,7 @@ for key in ("embeddings", "attention", "mlp"):
     for i, (l, w) in enumerate(zip(left, widths)):
         if w > 14:   # label only the segments wide enough to hold it
             ax.text(l + w / 2, i, french_number(w, 0) + "\u202f%", ha="center", va="center",
-                    fontsize=14, color="white" if key != "embeddings" else "black")
+                    fontsize=15, color="white" if key != "embeddings" else "black")
     left = [l + w for l, w in zip(left, widths)]
 ax.legend(loc="upper center", bbox_to_anchor=(0.45, -0.08), ncol=3, frameon=False, fontsize=15,
           handlelength=1.2, columnspacing=1.0)
@@ -111,6 +112,7 @@ ax.set_ylim(-0.5, len(names) - 0.1)   # a strip at the top for the provenance li
 ax.set_xticks([0, 25, 50, 75, 100], [f"{v}\u202f%" for v in (0, 25, 50, 75, 100)])
 ax.tick_params(axis="y", labelsize=15)
 french_axes(ax, y=False)
+assert_no_overlap(fig)
 run.savefig(fig, "param-share.svg")
 
 run.save_json("transformer.json", {
