@@ -195,6 +195,35 @@ def llm_status():
         click.echo(f"  {query:<10} {state}")
 
 
+@cli.command()
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True,
+              help="The language of the slides (and of the figures' labels).")
+@click.option("--title", default=None, help="The talk's title  [default: Mon exposé / My talk]")
+@click.option("--author", default=None, help="The speaker's name, on the title slide.")
+@click.argument("target", metavar="DIR | figure")
+@click.argument("name", required=False)
+def new(lang, title, author, target, name):
+    """`ces new DIR`: a new talk repository in DIR (new or empty). `ces new figure NAME`: a
+    figure script, figures/NAME.py, in the talk here. See docs/authoring.md."""
+    from pathlib import Path
+
+    from . import new as scaffold
+
+    if target == "figure" and name:
+        from . import build as stage
+
+        root = stage.find_root()
+        path = scaffold.create_figure(root, name)
+        shown = name.replace("_", "-")
+        click.echo(f"Wrote {path.relative_to(root)}: figure {shown}. Run it alone: python {path.relative_to(root)}; "
+                   f"show it on a slide: ![](_figures/{shown}/{shown}.svg), then ces build")
+        return
+    if name:
+        raise click.UsageError(f"unexpected argument {name!r}: ces new DIR, or ces new figure NAME")
+    written = scaffold.create_talk(Path(target), lang=lang, title=title, author=author)
+    click.echo(f"Wrote a new talk in {target} ({len(written)} files). Next: cd {target} && pip install -e . && ces build")
+
+
 def main():
     """Run a command; a CesError (or Click's usage error) prints once and exits with its ExitCode,
     Ctrl-C exits INTERRUPTED (130) where Click's standalone mode would exit 1."""

@@ -556,7 +556,7 @@ def render_stamp(root: Path, renderer: str, outcomes: dict) -> str:
     for name, path in (("filter", FILTER),
                        ("publish", Path(publish.__file__)), ("render", Path(__file__))):
         files[name] = sha256_file(path)
-    for path in sorted(TEMPLATES.glob("*")):
+    for path in sorted(p for p in TEMPLATES.glob("*") if p.is_file()):  # templates/new/: ces new's, not the deck's
         files[f"templates/{path.name}"] = sha256_file(path)
     return digest_json({"renderer": renderer, "ces": __version__, "files": files,
                         "figures": {n: o.entry.key for n, o in sorted(outcomes.items()) if o.entry is not None}})

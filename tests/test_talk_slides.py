@@ -546,7 +546,7 @@ def test_bibliography_slide_then_reproduction_slide(slides):
     assert titles[-2:] == ["Références", "Reproduire cet exposé"]
     assert "::: {#refs}" in slide(slides, "Références")
     last = slide(slides, "Reproduire cet exposé")
-    for command in ("pip install -c constraints.txt -e . && ces build", "python -m pytest",
+    for command in ("pip install -c constraints.txt -e '.[talk]' && ces build", "python -m pytest",
                     "ces status"):
         assert command in last
 
