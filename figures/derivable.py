@@ -61,7 +61,7 @@ cs = torch.linspace(0, 6, 241)
 hard = torch.where(x > cs, 2 * x, 3 * x)
 smooth = f(x, cs)
 
-fig, ax = canvas(580, 400)
+fig, ax = canvas(640, 480)
 ax.plot(cs, hard, color=PALETTE[3], lw=3)
 ax.plot(cs, smooth, color=PALETTE[0], lw=3)
 ax.axhline(p["target"], color="grey", ls=":", lw=2)
