@@ -66,7 +66,21 @@ def _fit(px: float) -> str:
     return f"max({px}px, min({100 * px / PAGE_W:.4f}vw, {100 * px / PAGE_H:.4f}vh))"
 
 
+# The slides' font: Reveal's own Source Sans Pro files, next to the deck the page is shown in
+# (_site/_figures/NAME/ -> _site/reveal.js/ with the embedded renderer, index_files/libs/revealjs/
+# under Quarto); a page opened elsewhere falls back to the system's sans-serif.
+_REVEAL_FONTS = ("../../reveal.js/dist/theme/fonts/source-sans-pro/",
+                 "../../index_files/libs/revealjs/dist/theme/fonts/source-sans-pro/")
+
+
+def _font_face(weight: int, file: str) -> str:
+    srcs = ", ".join(f'url("{d}{file}") format("woff")' for d in _REVEAL_FONTS)
+    return f'@font-face{{font-family:"Source Sans Pro";font-weight:{weight};src:{srcs}}}'
+
+
 _PAGE_CSS = f"""
+{_font_face(400, "source-sans-pro-regular.woff")}
+{_font_face(600, "source-sans-pro-semibold.woff")}
 html{{font-size:{MIN_TEXT_PX}px}}
 body{{font-family:"Source Sans Pro","Source Sans 3",system-ui,sans-serif;margin:{_fit(6)};color:#222;
 background:#fff;line-height:1.25;font-size:{_fit(20)}}}
