@@ -14,10 +14,13 @@ canvas call would have said. Nothing the code prints is taken as a summary.
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import json
 import math
 import re
+from pathlib import Path
 
 CANVAS_W, CANVAS_H = 300, 150   # a <canvas>'s default size, as in docs/sources.md A7
 SHOWN_W, SHOWN_H = 270, 135     # its size in the page at PAGE_W×PAGE_H (CSS scales it with the page)
@@ -66,21 +69,36 @@ def _fit(px: float) -> str:
     return f"max({px}px, min({100 * px / PAGE_W:.4f}vw, {100 * px / PAGE_H:.4f}vh))"
 
 
-# The slides' font: Reveal's own Source Sans Pro files, next to the deck the page is shown in
-# (_site/_figures/NAME/ -> _site/reveal.js/ with the embedded renderer, index_files/libs/revealjs/
-# under Quarto); a page opened elsewhere falls back to the system's sans-serif.
-_REVEAL_FONTS = ("../../reveal.js/dist/theme/fonts/source-sans-pro/",
-                 "../../index_files/libs/revealjs/dist/theme/fonts/source-sans-pro/")
+# The slides' font (figures/fonts/, the Reveal theme's Source Sans Pro), embedded in the page
+# as data: URLs, subset to the Latin text a French page shows: the page stays self-contained
+# (no request), whatever the deck's renderer puts where. Same files, same bytes (no timestamp).
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+_FONT_UNICODES = [*range(0x20, 0x7F), *range(0xA0, 0x180), 0x2009, 0x202F, 0x2013, 0x2014, 0x2019,
+                  0x201C, 0x201D, 0x2026, 0x2192, 0x2212, 0x2248]
 
 
-def _font_face(weight: int, file: str) -> str:
-    srcs = ", ".join(f'url("{d}{file}") format("woff")' for d in _REVEAL_FONTS)
-    return f'@font-face{{font-family:"Source Sans Pro";font-weight:{weight};src:{srcs}}}'
+def font_face_css() -> str:
+    """@font-face rules for Source Sans Pro 400 and 600, subset, as data: URLs."""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    rules = []
+    for weight, file in ((400, "source-sans-pro-regular.ttf"), (600, "source-sans-pro-semibold.ttf")):
+        font = TTFont(FONT_DIR / file, recalcTimestamp=False)
+        options = subset.Options(hinting=False, layout_features=["kern", "liga"], name_IDs=[1, 2],
+                                 drop_tables=subset.Options().drop_tables + ["FFTM", "webf"])
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=_FONT_UNICODES)
+        subsetter.subset(font)
+        buffer = io.BytesIO()
+        font.save(buffer)
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        rules.append(f'@font-face{{font-family:"Source Sans Pro";font-weight:{weight};'
+                     f'src:url(data:font/ttf;base64,{data}) format("truetype")}}')
+    return "\n".join(rules)
 
 
 _PAGE_CSS = f"""
-{_font_face(400, "source-sans-pro-regular.woff")}
-{_font_face(600, "source-sans-pro-semibold.woff")}
 html{{font-size:{MIN_TEXT_PX}px}}
 body{{font-family:"Source Sans Pro","Source Sans 3",system-ui,sans-serif;margin:{_fit(6)};color:#222;
 background:#fff;line-height:1.25;font-size:{_fit(20)}}}
@@ -112,7 +130,7 @@ def sinusoid_page(*, question: str, label: str, code: str, prose: list[str], fix
         "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
         "<title>Les LLM savent programmer\u202f: une sinusoïde en JavaScript</title>"
-        f"<style>{_PAGE_CSS}</style></head><body>\n"
+        f"<style>{font_face_css()}\n{_PAGE_CSS}</style></head><body>\n"
         "<div class=\"cols\">\n"
         "<div class=\"col\"><h2>Le code de la réponse</h2>\n"
         f"{sandboxed_iframe(code, 'Code de la réponse exécuté dans un canvas')}</div>\n"
