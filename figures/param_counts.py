@@ -11,7 +11,7 @@ Run alone: python figures/param_counts.py --profile quick   (writes into _scratc
 
 FIGURE = {
     "name": "param-counts",
-    "caption": "Nombre de paramètres recompté à partir de l'architecture publiée de chaque modèle, "
+    "caption": "Nombre de paramètres recompté à partir de l’architecture publiée de chaque modèle, "
                "à côté du chiffre annoncé ; pour GPT-4, seulement des rumeurs (taille non publiée)",
     "alt": "Barres horizontales, échelle logarithmique : pour GPT-3, OPT, PaLM, Llama 2 (7, 13 et "
            "70 milliards), Vicuna, Mistral et Falcon, le nombre recompté et le nombre annoncé sont "
