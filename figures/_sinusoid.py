@@ -14,13 +14,12 @@ canvas call would have said. Nothing the code prints is taken as a summary.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import math
 import re
-from pathlib import Path
+
+from _fonts import font_face_css
 
 CANVAS_W, CANVAS_H = 300, 150   # a <canvas>'s default size, as in docs/sources.md A7
 SHOWN_W, SHOWN_H = 270, 135     # its size in the page at PAGE_W×PAGE_H (CSS scales it with the page)
@@ -67,35 +66,6 @@ MIN_TEXT_PX = 20
 def _fit(px: float) -> str:
     """A CSS length: px at PAGE_W×PAGE_H, growing with the viewport, never below px."""
     return f"max({px}px, min({100 * px / PAGE_W:.4f}vw, {100 * px / PAGE_H:.4f}vh))"
-
-
-# The slides' font (figures/fonts/, the Reveal theme's Source Sans Pro), embedded in the page
-# as data: URLs, subset to the Latin text a French page shows: the page stays self-contained
-# (no request), whatever the deck's renderer puts where. Same files, same bytes (no timestamp).
-FONT_DIR = Path(__file__).resolve().parent / "fonts"
-_FONT_UNICODES = [*range(0x20, 0x7F), *range(0xA0, 0x180), 0x2009, 0x202F, 0x2013, 0x2014, 0x2019,
-                  0x201C, 0x201D, 0x2026, 0x2192, 0x2212, 0x2248]
-
-
-def font_face_css() -> str:
-    """@font-face rules for Source Sans Pro 400 and 600, subset, as data: URLs."""
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
-    rules = []
-    for weight, file in ((400, "source-sans-pro-regular.ttf"), (600, "source-sans-pro-semibold.ttf")):
-        font = TTFont(FONT_DIR / file, recalcTimestamp=False)
-        options = subset.Options(hinting=False, layout_features=["kern", "liga"], name_IDs=[1, 2],
-                                 drop_tables=subset.Options().drop_tables + ["FFTM", "webf"])
-        subsetter = subset.Subsetter(options)
-        subsetter.populate(unicodes=_FONT_UNICODES)
-        subsetter.subset(font)
-        buffer = io.BytesIO()
-        font.save(buffer)
-        data = base64.b64encode(buffer.getvalue()).decode("ascii")
-        rules.append(f'@font-face{{font-family:"Source Sans Pro";font-weight:{weight};'
-                     f'src:url(data:font/ttf;base64,{data}) format("truetype")}}')
-    return "\n".join(rules)
 
 
 _PAGE_CSS = f"""
