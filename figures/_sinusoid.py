@@ -19,6 +19,8 @@ import json
 import math
 import re
 
+from _fonts import font_face_css
+
 CANVAS_W, CANVAS_H = 300, 150   # a <canvas>'s default size, as in docs/sources.md A7
 SHOWN_W, SHOWN_H = 270, 135     # its size in the page at PAGE_W×PAGE_H (CSS scales it with the page)
 
@@ -50,12 +52,14 @@ def sandboxed_iframe(js: str, title: str) -> str:
             f"srcdoc=\"{html.escape(frame_document(js), quote=True)}\"></iframe>")
 
 
-# Shown in an iframe on the slide, about PAGE_W×PAGE_H px: the two canvases side by side with
-# their titles, and what was measured, fill that viewport; the question, the answer and both
+# Shown in an iframe on the slide, PAGE_W×PAGE_H px (the slide's full-width slot under one
+# bullet): the two canvases side by side (COLS_W px together) with their titles, and what was
+# measured, one line each, fill that viewport; the question, the answer and both
 # programs sit in a closed <details> (the code is on the slide before). Every length is
 # max(L px, L scaled to the viewport): the page scales with its frame and never goes under
 # 20 px text, so at PAGE_W×PAGE_H and above it shows whole, without a scrollbar.
-PAGE_W, PAGE_H = 560, 420
+PAGE_W, PAGE_H = 1200, 420
+COLS_W = 760       # two canvases of 376×190 px: the findings below them still fit the height
 MIN_TEXT_PX = 20
 
 
@@ -68,7 +72,7 @@ _PAGE_CSS = f"""
 html{{font-size:{MIN_TEXT_PX}px}}
 body{{font-family:"Source Sans Pro","Source Sans 3",system-ui,sans-serif;margin:{_fit(6)};color:#222;
 background:#fff;line-height:1.25;font-size:{_fit(20)}}}
-.cols{{display:flex;gap:{_fit(8)};width:min(100%, {_fit(PAGE_W - 12)})}}
+.cols{{display:flex;gap:{_fit(8)};width:min(100%, {_fit(COLS_W)})}}
 .col{{flex:1 1 0;min-width:0}}
 h2{{font-size:{_fit(20)};font-weight:600;margin:0 0 {_fit(4)}}}
 iframe{{border:0;display:block;width:100%;height:auto;aspect-ratio:{CANVAS_W + 2}/{CANVAS_H + 2}}}
@@ -96,7 +100,7 @@ def sinusoid_page(*, question: str, label: str, code: str, prose: list[str], fix
         "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
         "<title>Les LLM savent programmer\u202f: une sinusoïde en JavaScript</title>"
-        f"<style>{_PAGE_CSS}</style></head><body>\n"
+        f"<style>{font_face_css()}\n{_PAGE_CSS}</style></head><body>\n"
         "<div class=\"cols\">\n"
         "<div class=\"col\"><h2>Le code de la réponse</h2>\n"
         f"{sandboxed_iframe(code, 'Code de la réponse exécuté dans un canvas')}</div>\n"

@@ -103,7 +103,7 @@ factors = {who: {what: growth ** e for what, e in ex.items() if what in "ND"}
 at_1000 = {who: {what: 1000.0 ** ALLOCATION[who][what] for what in "ND"} for who in ALLOCATION}
 
 # -- plot: a 45 % column; three straight lines in log-log, labelled where they end -----------------
-fig, ax = canvas(530, 440)
+fig, ax = canvas(580, 480)
 BLUE, ORANGE = PALETTE[0], PALETTE[3]
 ax.loglog(growth, factors["kaplan"]["N"], color=BLUE, lw=3)
 ax.loglog(growth, factors["kaplan"]["D"], color=BLUE, lw=3, ls="--")

@@ -11,9 +11,9 @@ Run alone: python figures/derivable.py --profile quick   (writes into _scratch/d
 
 FIGURE = {
     "name": "derivable",
-    "caption": "Descente de gradient sur le seuil C d'une version dérivable du programme f",
-    "alt": "f(3) en fonction du seuil C : un escalier (programme du transparent, 9 puis 6) et sa "
-           "version lissée ; des points montrent C qui part de 2 et descend la courbe jusqu'à 3,35, "
+    "caption": "Descente de gradient sur le seuil C d’une version dérivable du programme f",
+    "alt": "f(3) en fonction du seuil C : un escalier (programme du transparent, 6 puis 9) et sa "
+           "version lissée ; des points montrent C qui part de 2 et suit la courbe jusqu’à 3,35, "
            "où f(3) atteint la cible 8.",
     "outputs": ["derivable.svg", "derivable.json"],
     "needs": [],
@@ -61,7 +61,7 @@ cs = torch.linspace(0, 6, 241)
 hard = torch.where(x > cs, 2 * x, 3 * x)
 smooth = f(x, cs)
 
-fig, ax = canvas(580, 400)
+fig, ax = canvas(640, 480)
 ax.plot(cs, hard, color=PALETTE[3], lw=3)
 ax.plot(cs, smooth, color=PALETTE[0], lw=3)
 ax.axhline(p["target"], color="grey", ls=":", lw=2)

@@ -33,7 +33,7 @@ without, with_ = MINUTES.values()
 speedup = 100 * (without - with_) / without                 # time saved, as the paper counts it
 assert round(speedup, 1) == PAPER_SPEEDUP, speedup          # the [S] means must agree with the [V] 55.8 %
 
-fig, ax = canvas(1000, 470)
+fig, ax = canvas(1180, 470)
 bars = ax.barh(list(MINUTES), list(MINUTES.values()), color=[PALETTE[1], PALETTE[0]], height=0.6)
 for bar, minutes in zip(bars, MINUTES.values()):
     ax.text(bar.get_width() + 2, bar.get_y() + bar.get_height() / 2, f"{french_number(minutes, 2)} min",

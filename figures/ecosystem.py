@@ -65,7 +65,7 @@ pos = {n: (float(g), -(i - (len(layer) - 1) / 2)) for g, layer in enumerate(laye
        for i, n in enumerate(layer)}
 
 # -- plot: nodes are labelled boxes (shape by kind), edges go from box edge to box edge -----
-fig, ax = canvas(1180, 500)
+fig, ax = canvas(1180, 490)
 boxes = {}
 for n, d in G.nodes(data=True):
     label, colour, style = KINDS[d["kind"]]

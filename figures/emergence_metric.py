@@ -49,7 +49,7 @@ N_first = {name: crossing(y, 0.1) for name, y in (("token", token), ("exact", ex
 
 # The curves are invented (no model was measured): the x axis is a size relative to the smallest
 # model, without a unit, and each curve says « illustratif ».
-fig, ax = canvas(530, 440)
+fig, ax = canvas(520, 500)
 rel = N / p["N_min"]
 ax.semilogx(rel, 100 * token, color=PALETTE[0], lw=3)
 ax.semilogx(rel, 100 * exact, color=PALETTE[3], lw=3)

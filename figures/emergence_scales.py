@@ -67,7 +67,7 @@ stack = {}
 for r in sorted(rows, key=lambda r: (r["bin"], r["category"] != "few-shot", r["flops"])):
     r["stack"] = stack.get(r["bin"], 0)
     stack[r["bin"]] = r["stack"] + 1
-fig, ax = canvas(580, 470)
+fig, ax = canvas(570, 470)
 for r in rows:
     label, colour, marker = CATEGORIES[r["category"]]
     ax.plot(10 ** (r["bin"] + BIN / 2), r["stack"], marker, color=colour, ms=13)

@@ -30,6 +30,7 @@ from pathlib import Path
 import yaml
 
 from builder.script import setup
+from _fonts import font_face_css
 
 run = setup(FIGURE)
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +92,8 @@ run.out("errata.html").write_text(f"""<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Errata de l’exposé original</title>
 <style>
-body {{ font: 20px/1.45 system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
+{font_face_css()}
+body {{ font: 20px/1.45 "Source Sans Pro", system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
 h1 {{ font-size: 2rem; margin: 0 0 .5rem; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ text-align: left; vertical-align: top; padding: .5rem .6rem; border-top: 1px solid #ccc; }}

@@ -76,7 +76,7 @@ levels = [  # (path node, the trace's steps at that level)
     (f"{pretty(path_second['operation'])} → {path_second['claimed']}", second, "deuxièmes étapes"),
     (f"{pretty(back[2]['operation'])} = {back[2]['claimed']} ✓", third, "troisièmes étapes"),
 ]
-fig, ax = canvas(1100, 480)   # the split slide's tree slot
+fig, ax = canvas(1180, 350)   # full width, under the slide's three bullets
 ax.set_xlim(0, 1)
 ax.set_ylim(0, 1)
 ax.axis("off")

@@ -79,7 +79,7 @@ m_small = float(np.interp(-0.9 * logV, -excess, m))
 m_floor = float(np.interp(-0.1 * p["E"], -excess, m))
 
 # -- plot ----------------------------------------------------------------------------------------
-fig, ax = canvas(1180, 500)
+fig, ax = canvas(1180, 490)
 for x0, x1, colour in ((m[0], m_small, PALETTE[5]), (m_floor, m[-1], PALETTE[6])):
     ax.axvspan(x0, x1, color=colour, alpha=0.15, lw=0)
 ax.loglog(m, loss, color=PALETTE[0], lw=3, label="perte exacte du langage synthétique")

@@ -49,11 +49,13 @@ for m in hub["models"]:
     rows.append({**m, "params": count(arch[m["name"]])["total"], "published": arch[m["name"]]["published"]})
 
 # -- plot: one bar per repository, log size; licence written at the bar's end --------------------
-fig, ax = canvas(1200, 500)
+fig, ax = canvas(1200, 480)
 y = np.arange(len(rows))[::-1]
 for yi, r in zip(y, rows):
     label, colour = KINDS[r["kind"]]
-    ax.barh(yi, r["params"], color=colour, height=0.62)
+    # from the axis' left end (1e9), not from 0: on a log axis a bar from 0 runs off to -inf,
+    # clipped, and its box lies under the tick labels
+    ax.barh(yi, r["params"] - 1e9, left=1e9, color=colour, height=0.62)
     ax.text(r["params"] * 1.15, yi, f"{french_number(r['params'] / 1e9, 1)}\u00a0Md · {r['licence']}",
             va="center", fontsize=17)
 ax.set_yticks(y, [r["repo"] for r in rows], fontsize=17)

@@ -29,6 +29,7 @@ from fractions import Fraction
 
 from builder.llm import ask
 from builder.script import setup
+from _fonts import font_face_css
 from _game24 import check_trace, evaluate, solutions, trace_steps
 
 run = setup(FIGURE)
@@ -99,7 +100,8 @@ prompt = "".join(f'<p class="msg"><b>{html.escape(m["role"])}</b> : {html.escape
                  for m in answer.messages)
 run.out("aot-trace.html").write_text(f"""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Algorithm of Thoughts : la trace complète</title>
-<style>body{{font:20px/1.35 "Source Sans Pro",system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}}
+<style>{font_face_css()}
+body{{font:20px/1.35 "Source Sans Pro",system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}}
 .trace{{font:20px/1.35 ui-monospace,monospace}} .bad{{background:#fbe3d6;border-left:4px solid #d55e00;padding-left:6px}}
 .ok{{padding-left:10px}} .fix{{color:#a23c00;font-family:system-ui,sans-serif}} .label{{color:#0072b2}}</style></head>
 <body><h1>Algorithm of Thoughts : la trace complète</h1>

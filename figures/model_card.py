@@ -58,7 +58,7 @@ ROWS = [
 ]
 
 # -- plot: the card on the left, where the parameters sit on the right ---------------------------
-fig, (text_ax, bar_ax) = canvas(1200, 520, 1, 2, width_ratios=(2.1, 1))
+fig, (text_ax, bar_ax) = canvas(1200, 510, 1, 2, width_ratios=(2.1, 1))
 text_ax.axis("off")
 text_ax.text(0, 1, p["model"], fontsize=30, fontweight="bold", va="top", transform=text_ax.transAxes)
 text_ax.text(0, 0.86, card["maker"], fontsize=17, color="0.35", va="top", transform=text_ax.transAxes)

@@ -11,7 +11,7 @@ Run alone: python figures/param_counts.py --profile quick   (writes into _scratc
 
 FIGURE = {
     "name": "param-counts",
-    "caption": "Nombre de paramètres recompté à partir de l'architecture publiée de chaque modèle, "
+    "caption": "Nombre de paramètres recompté à partir de l’architecture publiée de chaque modèle, "
                "à côté du chiffre annoncé ; pour GPT-4, seulement des rumeurs (taille non publiée)",
     "alt": "Barres horizontales, échelle logarithmique : pour GPT-3, OPT, PaLM, Llama 2 (7, 13 et "
            "70 milliards), Vicuna, Mistral et Falcon, le nombre recompté et le nombre annoncé sont "
@@ -62,17 +62,18 @@ mismatch = [r["name"] for r in rows if not r["matches_factsheet"]]
 assert not mismatch, f"recount differs from docs/sources.md §B for {mismatch}"
 
 # -- plot: one bar per model (the recount), a black tick at the announced size, GPT-4 hatched --
-fig, ax = canvas(540, 400)
+fig, ax = canvas(520, 440)
 labels = []
 for i, r in enumerate(reversed(rows)):       # first list entry (GPT-3) at the top
-    ax.barh(i, r["recount"], 0.7, color=PALETTE[0])
+    # from the axis' left end (1e9), not from 0 (on a log axis: clipped at -inf, under the labels)
+    ax.barh(i, r["recount"] - 1e9, 0.7, left=1e9, color=PALETTE[0])
     ax.plot([r["published"]] * 2, [i - 0.42, i + 0.42], color="black", lw=2.5)
     ax.text(r["recount"] * 1.15, i, billions(r["recount"], 0 if r["recount"] >= 1e11 else 1), va="center",
             fontsize=15)
     labels.append(r["name"])
 top = len(rows)
 for rumour in data["rumours"][-1:]:     # the largest rumour; the JSON keeps both
-    ax.barh(top, rumour["params"], 0.7, facecolor="none", edgecolor=PALETTE[3], hatch="//", lw=1.5, ls="--")
+    ax.barh(top, rumour["params"] - 1e9, 0.7, left=1e9, facecolor="none", edgecolor=PALETTE[3], hatch="//", lw=1.5, ls="--")
     ax.text(rumour["params"] * 1.15, top, "rumeur", va="center", fontsize=15, color=TEXT[3])
 labels.append("GPT-4 ?")
 ax.set_yticks(range(len(labels)), labels, fontsize=15)

@@ -67,7 +67,7 @@ def position(train, hour):
 
 
 # -- 3. plot ------------------------------------------------------------------------------------
-fig, ax = canvas(530, 400)
+fig, ax = canvas(600, 360)
 ax.plot([6, 11], [0, 1], color=PALETTE[0], lw=3)
 ax.plot([7.5, 11], [1, 0], color=PALETTE[1], lw=3)
 ax.text(10.9, 0.78, "train 1", color=TEXT[0], ha="right", va="top", fontweight="bold")

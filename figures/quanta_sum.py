@@ -76,7 +76,7 @@ def jump_decades(y):
 jumps = {str(i): jump_decades(skill_loss[i - 1]) for i in SHOWN}   # logistic: 2·ln 9·width
 
 # -- plot: the slide's full width; both panels are a model (« illustratif »), N in units of N_0 ----
-fig, (left, right) = canvas(1180, 500, 1, 2)
+fig, (left, right) = canvas(1180, 430, 1, 2)
 x = N / p["N0"]
 left.loglog(x, mean_loss, color=PALETTE[0], lw=3)
 left.loglog(x[sel], 10 ** (intercept + slope * log_N[sel]), "--", color=PALETTE[3], lw=2.5)

@@ -62,7 +62,7 @@ ctx.stroke();"""
 
 # -- plot: both canvases side by side, y pointing down as in the browser ------------------------
 GAP = 40                        # px between the two canvases, in canvas units
-fig, ax = canvas(520, 280)
+fig, ax = canvas(800, 400)   # the PDF stand-in for the slide's 1200×420 live frame
 ax.add_patch(Rectangle((0, -110), W, 110, facecolor="0.9", edgecolor="none", zorder=0))   # off-canvas band
 for x0 in (0, W + GAP):
     ax.add_patch(Rectangle((x0, 0), W, H, facecolor="white", edgecolor="0.2", lw=1.5, zorder=0))

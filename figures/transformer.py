@@ -49,7 +49,7 @@ boxes = [
     ("linéaire → vocabulaire", "head", 6.5),
     ("softmax", "head", 7.4),
 ]
-fig, ax = canvas(580, 440)
+fig, ax = canvas(580, 480)
 for label, key, y in boxes:
     ax.add_patch(FancyBboxPatch((X - W / 2, y - H / 2), W, H, boxstyle="round,pad=0.02,rounding_size=0.12",
                                 facecolor=COLOURS[key], alpha=0.35, edgecolor=COLOURS[key], linewidth=2))
@@ -78,9 +78,9 @@ ax.add_patch(Rectangle((X - W / 2 - 0.5, 1.6), W + 1.0, 4.05, facecolor="none",
 ax.text(X - W / 2 - 0.65, 3.6, "N ×", ha="right", va="center", fontsize=20)
 # Where the parameters are, per layer, for standard multi-head attention and d_ff = 4d.
 for text, y in (("4·d²", 2.3), ("8·d²", 4.3), ("V·d", 1.0)):
-    ax.text(X + W / 2 + 0.2, y, text, ha="left", va="center", fontsize=16, color="0.25")
+    ax.text(X + W / 2 + 0.65, y, text, ha="left", va="center", fontsize=16, color="0.25")  # right of the N× frame
 ax.text(X + W / 2 + 0.2, 6.05, "paramètres", ha="left", va="center", fontsize=15, color="0.25")
-ax.set_xlim(-3.7, 3.9)
+ax.set_xlim(-3.7, 4.1)
 ax.set_ylim(-0.3, 8.7)
 ax.axis("off")
 assert_no_overlap(fig)
@@ -94,7 +94,7 @@ for arch in models:
     shares[arch["name"]] = {k: parts[k] / parts["total"] for k in ("embeddings", "attention", "mlp", "norms")}
     shares[arch["name"]]["total"] = parts["total"]
 
-fig, ax = canvas(580, 440)
+fig, ax = canvas(580, 480)
 names = [a["name"] for a in models][::-1]   # first model of the file at the top
 left = [0.0] * len(names)
 for key in ("embeddings", "attention", "mlp"):

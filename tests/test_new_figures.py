@@ -141,8 +141,8 @@ def size_px(svg):
     return round(w), round(h)
 
 
-@pytest.mark.parametrize("fixture, size", [("henighan", (1200, 440)), ("model_card", (1200, 520)),
-                                           ("hub_models", (1200, 500))])
+@pytest.mark.parametrize("fixture, size", [("henighan", (1200, 440)), ("model_card", (1200, 510)),
+                                           ("hub_models", (1200, 480))])
 def test_drawn_at_size_and_legible(request, fixture, size):
     _, svg = request.getfixturevalue(fixture)
     assert size_px(svg) == size
