@@ -20,13 +20,13 @@ Run alone: python figures/double_descent.py --profile quick   (writes into _scra
 
 FIGURE = {
     "name": "double-descent",
-    "caption": "Double descente : l'erreur de test culmine quand le modèle a juste assez de "
+    "caption": "Double descente : l’erreur de test culmine quand le modèle a juste assez de "
                "paramètres pour apprendre par cœur les données (N = n), puis redescend sous le "
                "meilleur modèle classique (N < n)",
     "alt": "Erreur de test en fonction du nombre de caractéristiques aléatoires N, en échelle "
-           "log-log : elle baisse jusqu'à un premier minimum, l'optimum classique, remonte "
-           "jusqu'à un pic quand N vaut le nombre d'exemples n = 200, puis redescend sous "
-           "l'optimum classique quand N grandit encore ; l'erreur d'apprentissage devient "
+           "log-log : elle baisse jusqu’à un premier minimum, l’optimum classique, remonte "
+           "jusqu’à un pic quand N vaut le nombre d’exemples n = 200, puis redescend sous "
+           "l’optimum classique quand N grandit encore ; l’erreur d’apprentissage devient "
            "nulle à partir de N = n.",
     "outputs": ["double-descent.svg", "double-descent.json"],
     "needs": [],

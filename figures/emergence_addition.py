@@ -23,14 +23,14 @@ Run alone: python figures/emergence_addition.py --profile quick
 
 FIGURE = {
     "name": "emergence-addition",
-    "caption": "Mêmes modèles, deux mesures (bandes : étendue sur 5 graines) : l'exactitude par "
+    "caption": "Mêmes modèles, deux mesures (bandes : étendue sur 5 graines) : l’exactitude par "
                "chiffre décolle dès les petites tailles, la réponse entièrement exacte, qui exige "
                "tous les chiffres, reste nulle plus longtemps puis monte",
-    "alt": "Pour l'addition à plusieurs chiffres, en fonction du nombre de paramètres du modèle "
-           "(échelle logarithmique), moyenne et étendue sur cinq graines : l'exactitude par "
+    "alt": "Pour l’addition à plusieurs chiffres, en fonction du nombre de paramètres du modèle "
+           "(échelle logarithmique), moyenne et étendue sur cinq graines : l’exactitude par "
            "chiffre monte dès les petites tailles, tandis que la proportion de réponses "
            "entièrement exactes reste près de zéro plus longtemps puis monte ; elle suit la "
-           "puissance K de l'exactitude par chiffre.",
+           "puissance K de l’exactitude par chiffre.",
     "outputs": ["emergence-addition.svg", "emergence-addition.json"],
     "needs": [],
     "gpu": True,

@@ -26,10 +26,10 @@ Run alone: python figures/grokking.py --profile quick   (writes into _scratch/gr
 FIGURE = {
     "name": "grokking",
     "caption": "Grokking : un petit réseau (plongements des deux nombres puis une couche cachée "
-               "ReLU, entraîné sur 40 % des paires a + b mod 97) mémorise d'abord, puis "
+               "ReLU, entraîné sur 40 % des paires a + b mod 97) mémorise d’abord, puis "
                "généralise bien plus tard ; ses plongements se rangent alors sur des cercles",
-    "alt": "Exactitude sur l'apprentissage et sur le test en fonction du pas (échelle "
-           "logarithmique) pour l'addition modulo p : l'apprentissage atteint 100 % très tôt, "
+    "alt": "Exactitude sur l’apprentissage et sur le test en fonction du pas (échelle "
+           "logarithmique) pour l’addition modulo p : l’apprentissage atteint 100 % très tôt, "
            "le test reste au hasard puis bondit vers 100 % bien plus tard. Seconde image : "
            "projection des plongements des nombres sur leurs deux axes principaux, désordonnée "
            "après mémorisation, en cercle après grokking ; et leur spectre de Fourier, diffus "
@@ -199,7 +199,7 @@ if grokked:
     ax.axvline(grokked, color=PALETTE[3], ls="--", lw=1.5)
     ax.annotate("généralisation", (grokked, 0.5), xytext=(4, 0), textcoords="offset points",
                 rotation=90, ha="left", va="center")
-ax.set(xlabel="pas d'apprentissage", ylabel="exactitude", ylim=(-0.03, 1.03))
+ax.set(xlabel="pas d’apprentissage", ylabel="exactitude", ylim=(-0.03, 1.03))
 # (a + b) mod p and the share of pairs are in the caption; the legend sits above the axes.
 fig.legend(loc="outside upper center", ncol=2, frameon=False, handlelength=1.2)
 french_axes(ax)

@@ -22,8 +22,8 @@ FIGURE = {
     "caption": "Apprentissage en contexte : trois petits transformers, de tailles croissantes, "
                "complètent « voter → ? » en lisant la règle dans les exemples du prompt",
     "alt": "Exactitude de la réponse de trois petits transformers de tailles croissantes en "
-           "fonction du nombre d'exemples donnés dans le prompt (0 à 4) : nulle sans exemple "
-           "pour tous ; avec des exemples, d'autant plus haute que le modèle est grand.",
+           "fonction du nombre d’exemples donnés dans le prompt (0 à 4) : nulle sans exemple "
+           "pour tous ; avec des exemples, d’autant plus haute que le modèle est grand.",
     "outputs": ["icl.svg", "icl.json"],
     "needs": [],
     "gpu": True,
@@ -169,7 +169,7 @@ for i, r in enumerate(sizes):
     shade = plt.cm.viridis(0.85 * i / max(1, len(sizes) - 1))
     ax.plot(shots, r["answer_by_shots"], "o-", color=shade, ms=6,
             label=("N = " if i == 0 else "") + french_number(r["N"]))
-ax.set(xlabel="nombre d'exemples dans le prompt", ylabel="réponse exacte", ylim=(-0.03, 1.03),
+ax.set(xlabel="nombre d’exemples en contexte", ylabel="réponse exacte", ylim=(-0.03, 1.03),
        xticks=shots)
 fig.legend(loc="outside upper center", ncol=len(sizes), frameon=False, handlelength=1.2,
            columnspacing=0.8)                             # model sizes (N: non-embedding parameters)

@@ -38,12 +38,12 @@ Run alone: python figures/scaling_synthetic.py --profile quick
 
 FIGURE = {
     "name": "scaling-synthetic",
-    "caption": "Lois d'échelle mesurées sur une langue synthétique d'entropie H connue : "
-               "l'excès de perte L − H en échelle log-log, droite de pente −β contre les "
+    "caption": "Lois d’échelle mesurées sur une langue synthétique d’entropie H connue : "
+               "l’excès de perte L − H en échelle log-log, droite de pente −β contre les "
                "données D, −α contre la taille N",
-    "alt": "Deux graphiques en échelle log-log de l'excès de perte L − H de petits modèles de "
-           "langage, H étant l'entropie exacte de la langue synthétique. À gauche, en fonction "
-           "du nombre d'exemples vus D, une droite par taille de modèle. À droite, en fonction "
+    "alt": "Deux graphiques en échelle log-log de l’excès de perte L − H de petits modèles de "
+           "langage, H étant l’entropie exacte de la langue synthétique. À gauche, en fonction "
+           "du nombre d’exemples vus D, une droite par taille de modèle. À droite, en fonction "
            "du nombre de paramètres N, pour la plus grande quantité de données. Les exposants "
            "α et β de la loi L = H + A/N^α + B/D^β ajustée sur toute la grille sont écrits "
            "avec leurs intervalles de confiance.",
