@@ -91,6 +91,11 @@ def verify(request, figures: dict, echo=print) -> list[Verdict]:
     identical = sum(v.result == "identical" for v in verdicts)
     echo(f"{identical}/{len(verdicts)} figures bit-reproducible on this machine, "
          f"{sum(v.result == 'within-tolerance' for v in verdicts)} within tolerance, {len(bad)} differ or failed")
+    failed = [v for v in verdicts if v.result == "failed"]
+    if failed:   # a run that failed says why, not that numbers differ
+        v = failed[0]
+        raise VerifyError(f"{len(bad)} figure(s) not reproduced; {v.name} failed: {v.detail}",
+                          tip=f"its log: cache/.logs/{v.name}.log; `ces build {v.name}` shows the same failure")
     if bad:
         raise VerifyError(f"{len(bad)} figure(s) not reproduced: " + ", ".join(v.name for v in bad),
                          tip="a figure must give the same numbers for the same seed and params; "

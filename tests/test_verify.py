@@ -25,3 +25,17 @@ def test_verify_reports_identical_noisy_and_nondeterministic(deck, run_ces):
     ok = run_ces(deck, "verify", "--profile", "smoke", "line")
     assert "1/1 figures bit-reproducible" in ok.stdout
     assert not list((deck / "cache" / ".tmp").glob("verify-*"))  # scratch removed, cache untouched
+
+
+@pytest.mark.slow
+def test_a_figure_that_fails_when_recomputed_says_failed_and_why(deck, run_ces):
+    """A figure that ran once, then fails in verify: « failed: reason » and its log, not the
+    tolerance tip for numbers that differ."""
+    add(deck, "once", 'if Path("figures/data/fail-now").exists():\n    raise SystemExit("asked to fail")\n'
+                      'run.save_json("once.json", {"v": 1})\n')
+    run_ces(deck, "build", "--profile", "smoke")
+    (deck / "figures" / "data" / "fail-now").write_text("")   # stat()ed, never opened: not an input
+    out = run_ces(deck, "verify", "--profile", "smoke", "once", check=False)
+    assert out.returncode == ExitCode.VERIFY_MISMATCH, out.stdout + out.stderr
+    assert "failed           once: " in out.stdout
+    assert "once failed: " in out.stderr and "tolerance" not in out.stderr, out.stderr
