@@ -59,9 +59,9 @@ def main() -> None:
                                              "fig = setup(FIGURE)  # a comment"), []),
             ("code of f001", lambda: edit(root / "figures/f001.py", 'fig.save_json("f001.json"',
                                           'up = up * 2\nfig.save_json("f001.json"'), ["f001", "f002"]),
-            ("param of f000", lambda: edit(root / "figures/f000.py", '"smoke": {"k": 0}', '"smoke": {"k": 100}'),
+            ("param of f000", lambda: edit(root / "figures/f000.py", '"params": {"k": 0}', '"params": {"k": 100}'),
              ["f000", "f001", "f002"]),
-            ("param of f010", lambda: edit(root / "figures/f010.py", '"smoke": {"k": 10}', '"smoke": {"k": 1000}'),
+            ("param of f010", lambda: edit(root / "figures/f010.py", '"params": {"k": 10}', '"params": {"k": 1000}'),
              ["f010"]),
         ]
         results = {"n": args.n, "cold": {"ran": len(cold), "s": round(cold_s, 3)}, "steps": []}

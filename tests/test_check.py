@@ -58,7 +58,7 @@ def overflow(root):
 
 
 def tiny_figure(root):
-    edit(root / "figures" / "label.py", '"smoke": {"scale": 0.4}', '"smoke": {"scale": 0.05}')
+    edit(root / "figures" / "label.py", '"params": {"scale": 0.4}', '"params": {"scale": 0.05}')
 
 
 def scrolling_box(root):

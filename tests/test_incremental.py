@@ -40,7 +40,7 @@ def test_each_edit_reruns_exactly_what_depends_on_it(gen_deck, run_ces):
     runs, out = ran(run_ces, root)
     assert runs == [] and "deck rendered" in out  # a slide edit re-renders, runs no figure
 
-    edit(root / "figures" / "f001.py", 'run.save_json("f001.json"', 'up = up * 2\nfig.save_json("f001.json"')
+    edit(root / "figures" / "f001.py", 'run.save_json("f001.json"', 'up = up * 2\nrun.save_json("f001.json"')
     status = run_ces(root, "status", "--profile", "smoke").stdout
     assert re.search(r"stale +f001 +figures/f001.py changed", status)
     assert re.search(r"stale +f002 +upstream f001 is stale", status)
@@ -49,8 +49,8 @@ def test_each_edit_reruns_exactly_what_depends_on_it(gen_deck, run_ces):
     edit(root / "figures" / "f001.py", "up = up * 2", "up = up * 2  # twice, for the test")
     assert ran(run_ces, root)[0] == []  # a comment is not code
 
-    edit(root / "figures" / "f000.py", '"smoke": {"k": 0}', '"smoke": {"k": 100}')
+    edit(root / "figures" / "f000.py", '"params": {"k": 0}', '"params": {"k": 100}')
     assert ran(run_ces, root)[0] == ["f000", "f001", "f002"]
 
-    edit(root / "figures" / "f005.py", '"smoke": {"k": 5}', '"smoke": {"k": 500}')
+    edit(root / "figures" / "f005.py", '"params": {"k": 5}', '"params": {"k": 500}')
     assert ran(run_ces, root)[0] == ["f005"]  # an independent figure alone

@@ -93,7 +93,7 @@ def test_sinusoid_transcript(tmp_path):
     assert data["code"].startswith("// Get the canvas element") and data["code"].endswith("}")
     assert data["claims_scroll_update"] and not data["handles_scroll"]
     page = (out / "sinusoid.html").read_text(encoding="utf-8")
-    assert "Transcription de l&#x27;exposé original" in page
+    assert "Transcription de l’exposé original" in page
     assert page.count('sandbox="allow-scripts"') == 2 and "allow-same-origin" not in page
     if HAS_NODE:   # docs/sources.md A7, measured by running the code on a mock canvas
         m = data["measured"]["answer"]["summary"]

@@ -142,7 +142,7 @@ def test_a_publish_venv_builds_the_frozen_deck(publish_venv, tmp_path, broken):
         'FIGURE = {"name": "heavy", "caption": "Un tableau", "alt": "Un tableau", "outputs": ["a.json"],\n'
         '          "needs": [], "seed": 0, "params": {}}\n'
         "import numpy\nfrom builder.script import setup\n"
-        'run = setup(FIGURE)\nfig.save_json("a.json", {"n": int(numpy.arange(3).sum())})\n')
+        'run = setup(FIGURE)\nrun.save_json("a.json", {"n": int(numpy.arange(3).sum())})\n')
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     full = subprocess.run([sys.executable, "-m", "builder.cli", "build", "--renderer", "pandoc"], cwd=deck,
                           capture_output=True, text=True, timeout=300, env=env, check=False)
