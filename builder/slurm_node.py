@@ -9,7 +9,6 @@ job wait for Slurm to end it, so that the state ces reads is Slurm's, not "kille
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import socket
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from . import launch
 from .harness import harness_command, harness_env
-from .slurm_jobs import JOB_FILE
+from .slurm_jobs import JOB_FILE, read_json
 
 STAGING = "entry"
 HARNESS_LOG = "harness.log"
@@ -76,17 +75,9 @@ def _wait_for_owner(jobdir: Path) -> str | None:
         return None
     deadline = time.time() + OWNER_WAIT_S
     while True:
-        info = _read_json(jobdir / JOB_FILE)
+        info = read_json(jobdir / JOB_FILE)
         if info and info.get("job_id"):
             return None if str(info["job_id"]) == me else str(info["job_id"])
         if time.time() > deadline:
             return "nobody"
         time.sleep(0.1)
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
